@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "devmode",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "devmode", targets: ["devmode"]),
+        .executable(name: "devmode-bench", targets: ["devmode-bench"]),
+        .library(name: "JSONRPC", targets: ["JSONRPC"]),
+        .library(name: "DevModeProtocol", targets: ["DevModeProtocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // The JSON-RPC 2.0 core: ids, messages, framing, Connection. Knows nothing of tenants or NIO.
+        .target(
+            name: "JSONRPC",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // The TCP listener over SwiftNIO: one Connection per accepted socket.
+        .target(
+            name: "JSONRPCNIO",
+            dependencies: [
+                "JSONRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // One Codable type per method, the registry and the project's error codes.
+        .target(name: "DevModeProtocol", dependencies: ["JSONRPC"]),
+        .target(
+            name: "DevModeServer",
+            dependencies: [
+                "JSONRPC", "JSONRPCNIO", "DevModeProtocol",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "devmode",
+            dependencies: [
+                "DevModeServer", "JSONRPCNIO",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "devmode-bench",
+            dependencies: [
+                "JSONRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .target(
+            name: "DevModeTestSupport",
+            dependencies: ["JSONRPC", "DevModeProtocol", "DevModeServer"]
+        ),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "DevModeProtocolTests", dependencies: ["DevModeProtocol", "DevModeServer", "DevModeTestSupport"]),
+        .testTarget(name: "DevModeServerTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,92 @@
+import JSONRPC
+
+/// `initialize`: LSP's first request. Carries the client's identity and options; the answer names
+/// the server and what it can do. Every other request before it answers `-32002`.
+public struct InitializeRequest: RequestType, Hashable {
+    public static let method = "initialize"
+    public typealias Response = InitializeResult
+
+    public var processId: Int?
+    public var clientInfo: ClientInfo?
+    public var locale: String?
+    public var rootUri: String?
+    public var rootPath: String?
+    public var capabilities: JSONValue?
+    public var initializationOptions: JSONValue?
+    public var trace: String?
+    public var workspaceFolders: [WorkspaceFolder]?
+
+    public var ordering: MessageOrdering { .barrier }
+
+    public init(
+        processId: Int? = nil, clientInfo: ClientInfo? = nil, rootUri: String? = nil,
+        capabilities: JSONValue? = [:], initializationOptions: JSONValue? = nil,
+        workspaceFolders: [WorkspaceFolder]? = nil
+    ) {
+        self.processId = processId
+        self.clientInfo = clientInfo
+        self.rootUri = rootUri
+        self.capabilities = capabilities
+        self.initializationOptions = initializationOptions
+        self.workspaceFolders = workspaceFolders
+    }
+}
+
+public struct ClientInfo: Codable, Hashable, Sendable {
+    public var name: String
+    public var version: String?
+    public init(name: String, version: String? = nil) {
+        self.name = name
+        self.version = version
+    }
+}
+
+public struct WorkspaceFolder: Codable, Hashable, Sendable {
+    public var uri: String
+    public var name: String
+    public init(uri: String, name: String) {
+        self.uri = uri
+        self.name = name
+    }
+}
+
+public struct InitializeResult: ResponseType, Hashable {
+    public var capabilities: ServerCapabilities
+    public var serverInfo: ServerInfo
+    public init(capabilities: ServerCapabilities, serverInfo: ServerInfo) {
+        self.capabilities = capabilities
+        self.serverInfo = serverInfo
+    }
+}
+
+public struct ServerInfo: Codable, Hashable, Sendable {
+    public var name: String
+    public var version: String?
+    public init(name: String, version: String?) {
+        self.name = name
+        self.version = version
+    }
+}
+
+public struct ServerCapabilities: Codable, Hashable, Sendable {
+    /// LSP's position encoding; UTF-16 until the document-sync work negotiates others.
+    public var positionEncoding: String
+    /// devmode's own: protocol version, the methods this server serves, and its limits.
+    public var experimental: DevModeCapabilities
+
+    public init(positionEncoding: String = "utf-16", experimental: DevModeCapabilities) {
+        self.positionEncoding = positionEncoding
+        self.experimental = experimental
+    }
+}
+
+public struct DevModeCapabilities: Codable, Hashable, Sendable {
+    public var protocolVersion: String
+    public var methods: [String]
+    public var limits: [String: Int]
+    public init(protocolVersion: String, methods: [String], limits: [String: Int]) {
+        self.protocolVersion = protocolVersion
+        self.methods = methods
+        self.limits = limits
+    }
+}

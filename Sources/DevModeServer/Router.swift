@@ -1,0 +1,59 @@
+import JSONRPC
+import Logging
+
+/// What a handler knows about the call it serves.
+public struct RequestContext: Sendable {
+    public let server: DevModeServer
+    public let session: Session
+    public let connection: Connection
+    public let logger: Logger
+}
+
+/// The method table: one typed handler per method. Dispatch looks the method up; anything missing
+/// answers method-not-found.
+public struct Router: Sendable {
+    typealias RequestHandler = @Sendable (any RequestType, RequestContext) async throws -> any ResponseType
+    typealias NotificationHandler = @Sendable (any NotificationType, RequestContext) async -> Void
+
+    private var requestHandlers: [String: RequestHandler] = [:]
+    private var notificationHandlers: [String: NotificationHandler] = [:]
+
+    public init() {}
+
+    public mutating func on<R: RequestType>(
+        _ type: R.Type, _ handler: @escaping @Sendable (R, RequestContext) async throws -> R.Response
+    ) {
+        requestHandlers[R.method] = { request, context in
+            guard let request = request as? R else { throw ResponseError.internalError }
+            return try await handler(request, context)
+        }
+    }
+
+    public mutating func on<N: NotificationType>(
+        _ type: N.Type, _ handler: @escaping @Sendable (N, RequestContext) async -> Void
+    ) {
+        notificationHandlers[N.method] = { notification, context in
+            guard let notification = notification as? N else { return }
+            await handler(notification, context)
+        }
+    }
+
+    /// Every method with a handler (`$/cancelRequest` is the connection's own and listed too).
+    public var methods: Set<String> {
+        Set(requestHandlers.keys).union(notificationHandlers.keys).union([CancelRequestNotification.method])
+    }
+
+    func handle(_ request: any RequestType, context: RequestContext) async throws -> any ResponseType {
+        let method = type(of: request).method
+        guard let handler = requestHandlers[method] else { throw ResponseError.methodNotFound(method) }
+        return try await handler(request, context)
+    }
+
+    func handle(_ notification: any NotificationType, context: RequestContext) async {
+        guard let handler = notificationHandlers[type(of: notification).method] else {
+            context.logger.debug("no handler for notification", metadata: ["method": "\(type(of: notification).method)"])
+            return
+        }
+        await handler(notification, context)
+    }
+}

@@ -1,0 +1,90 @@
+import DevModeProtocol
+import DevModeServer
+import JSONRPC
+import Logging
+
+/// An in-process typed client wired to a real `DevModeServer` through an in-memory byte pipe:
+/// every message is framed, parsed and dispatched exactly as on a socket.
+public final class TestClient: Sendable {
+    public let server: DevModeServer
+    public let connection: Connection
+    private let notifications: NotificationInbox
+    private let serverTask: Task<Void, Never>
+    private let clientTask: Task<Void, Never>
+
+    public init(
+        server: DevModeServer = DevModeServer(configuration: ServerConfiguration(enableDebugMethods: true)),
+        clientNotifications: [any NotificationType.Type] = []
+    ) {
+        self.server = server
+        let (clientEnd, serverEnd) = InMemoryTransport.pair()
+        let (serverConnection, _) = server.makeConnection(transport: "memory", framing: .contentLength)
+        let inbox = NotificationInbox()
+        self.notifications = inbox
+        connection = Connection(
+            registry: MessageRegistry(requests: [], notifications: clientNotifications), handler: inbox,
+            framing: .contentLength, logger: Logger(label: "devmode.test-client"))
+        serverTask = Task { await serverConnection.run(input: serverEnd.reader, output: serverEnd.writer) }
+        let connection = self.connection
+        clientTask = Task { await connection.run(input: clientEnd.reader, output: clientEnd.writer) }
+    }
+
+    /// Sends `initialize` and `initialized`.
+    @discardableResult
+    public func initialize(_ request: InitializeRequest = InitializeRequest()) async throws -> InitializeResult {
+        let result = try await connection.send(request)
+        connection.send(InitializedNotification())
+        return result
+    }
+
+    public func send<R: RequestType>(_ request: R) async throws -> R.Response {
+        try await connection.send(request)
+    }
+
+    public func send<N: NotificationType>(_ notification: N) {
+        connection.send(notification)
+    }
+
+    /// The next notification of this type the server sent (registered in `clientNotifications`).
+    public func nextNotification<N: NotificationType>(ofType type: N.Type) async -> N? {
+        await notifications.next(ofType: type)
+    }
+
+    /// Closes the client side and waits for both sides to finish.
+    public func close() async {
+        connection.close()
+        await clientTask.value
+        await serverTask.value
+    }
+}
+
+final class NotificationInbox: MessageHandler {
+    private let state = LockedState<(queued: [any NotificationType], waiters: [CheckedContinuation<Void, Never>])>(([], []))
+
+    func handle(request: any RequestType, id: RequestID, from connection: Connection) async throws -> any ResponseType {
+        throw ResponseError.methodNotFound(type(of: request).method)
+    }
+
+    func handle(notification: any NotificationType, from connection: Connection) async {
+        let waiters = state.withLock { state in
+            state.queued.append(notification)
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func next<N: NotificationType>(ofType type: N.Type) async -> N? {
+        while !Task.isCancelled {
+            let found: N? = state.withLock { state in
+                guard let index = state.queued.firstIndex(where: { $0 is N }) else { return nil }
+                return state.queued.remove(at: index) as? N
+            }
+            if let found { return found }
+            await withCheckedContinuation { continuation in
+                state.withLock { $0.waiters.append(continuation) }
+            }
+        }
+        return nil
+    }
+}

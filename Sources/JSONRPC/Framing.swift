@@ -1,0 +1,251 @@
+import Foundation
+
+/// How messages are delimited on a byte stream.
+public enum FramingMode: Sendable, Hashable {
+    /// The LSP base protocol: `Content-Length: N\r\n\r\n` then N bytes of UTF-8 JSON.
+    case contentLength
+    /// One JSON message (or batch) per line, for `nc` and short scripts.
+    case newlineDelimited
+
+    /// Frames an encoded message for the wire.
+    public func frame(_ body: [UInt8]) -> [UInt8] {
+        switch self {
+        case .contentLength:
+            var bytes = Array("Content-Length: \(body.count)\r\n\r\n".utf8)
+            bytes.append(contentsOf: body)
+            return bytes
+        case .newlineDelimited:
+            var bytes = body
+            bytes.append(UInt8(ascii: "\n"))
+            return bytes
+        }
+    }
+}
+
+/// An incremental framing parser: fed chunks as they arrive, it yields whole message bodies, or
+/// errors for the peer. A value type with no I/O, so every edge is tested by feeding bytes.
+///
+/// - In `auto` mode the first non-blank byte decides: `{` or `[` means newline-delimited JSON,
+///   anything else the LSP base protocol.
+/// - Header names are case-insensitive; `Content-Type` and unknown headers are tolerated.
+/// - A body over `maxMessageBytes` is skipped as it streams (never buffered) and reported.
+/// - After a header block it cannot use (missing, negative or non-numeric `Content-Length`, an
+///   over-long line or block, a line without a colon) the parser reports a parse error and skips
+///   to the next `Content-Length:` it sees, so one bad frame costs only itself.
+public struct FrameParser: Sendable {
+    public enum Event: Sendable, Equatable {
+        case message(Data)
+        case error(ResponseError)
+    }
+
+    private enum State: Sendable {
+        case detecting
+        case headers(contentLength: Int?, blockBytes: Int, problem: String?, sawHeader: Bool)
+        case body(length: Int)
+        case skippingBody(remaining: Int)
+        case resynchronizing
+        case line
+        case skippingLine
+    }
+
+    public private(set) var mode: FramingMode?
+    private var state: State
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private let limits: Limits
+
+    public init(mode: FramingMode? = nil, limits: Limits = Limits()) {
+        self.mode = mode
+        self.limits = limits
+        switch mode {
+        case nil: state = .detecting
+        case .contentLength?: state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
+        case .newlineDelimited?: state = .line
+        }
+    }
+
+    /// Bytes held and not yet consumed (for tests of bounded memory).
+    public var bufferedByteCount: Int { buffer.count - start }
+
+    public mutating func feed<C: Collection>(_ chunk: C) where C.Element == UInt8 {
+        if start > 0 && (start >= 65_536 || start == buffer.count) {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        buffer.append(contentsOf: chunk)
+    }
+
+    /// The next event, or nil when more bytes are needed.
+    public mutating func next() -> Event? {
+        while true {
+            switch state {
+            case .detecting:
+                while start < buffer.count && JSONScan.isWhitespace(buffer[start]) { start += 1 }
+                guard start < buffer.count else { return nil }
+                if buffer[start] == UInt8(ascii: "{") || buffer[start] == UInt8(ascii: "[") {
+                    mode = .newlineDelimited
+                    state = .line
+                } else {
+                    mode = .contentLength
+                    state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
+                }
+
+            case .headers(var contentLength, var blockBytes, var problem, var sawHeader):
+                let searchEnd = min(buffer.count, start + limits.maxHeaderLineBytes)
+                guard let newline = buffer[start..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
+                    if buffer.count - start >= limits.maxHeaderLineBytes {
+                        state = .resynchronizing
+                        return .error(
+                            headerError("a header line is longer than \(limits.maxHeaderLineBytes) bytes (maxHeaderLineBytes)"))
+                    }
+                    return nil
+                }
+                let lineLength = newline + 1 - start
+                blockBytes += lineLength
+                var lineEnd = newline
+                if lineEnd > start && buffer[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+                let line = buffer[start..<lineEnd]
+                start = newline + 1
+                if blockBytes > limits.maxHeaderBlockBytes {
+                    state = .resynchronizing
+                    return .error(headerError("the header block is larger than \(limits.maxHeaderBlockBytes) bytes (maxHeaderBlockBytes)"))
+                }
+                if line.isEmpty {
+                    if !sawHeader {
+                        // A stray blank line between messages.
+                        state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
+                        continue
+                    }
+                    if let problem {
+                        state = .resynchronizing
+                        return .error(headerError(problem))
+                    }
+                    guard let length = contentLength else {
+                        state = .resynchronizing
+                        return .error(headerError("missing Content-Length header"))
+                    }
+                    if length > limits.maxMessageBytes {
+                        state = .skippingBody(remaining: length)
+                        return .error(
+                            .payloadTooLarge(
+                                "a message of \(length) bytes", limit: limits.maxMessageBytes, setting: "maxMessageBytes"))
+                    }
+                    state = .body(length: length)
+                    continue
+                }
+                sawHeader = true
+                if problem == nil {
+                    problem = Self.parseHeader(line, into: &contentLength)
+                }
+                state = .headers(contentLength: contentLength, blockBytes: blockBytes, problem: problem, sawHeader: sawHeader)
+
+            case .body(let length):
+                guard buffer.count - start >= length else { return nil }
+                let body = Data(buffer[start..<start + length])
+                start += length
+                state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
+                return .message(body)
+
+            case .skippingBody(let remaining):
+                let available = buffer.count - start
+                let skipped = min(available, remaining)
+                start += skipped
+                if skipped < remaining {
+                    state = .skippingBody(remaining: remaining - skipped)
+                    return nil
+                }
+                state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
+
+            case .resynchronizing:
+                if let found = Self.find(Self.contentLengthName, in: buffer, from: start) {
+                    start = found
+                    state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
+                    continue
+                }
+                // Keep only a tail that could be the start of the header name.
+                start = max(start, buffer.count - (Self.contentLengthName.count - 1))
+                return nil
+
+            case .line:
+                let searchEnd = min(buffer.count, start + limits.maxMessageBytes + 2)
+                guard let newline = buffer[start..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
+                    if buffer.count - start > limits.maxMessageBytes + 1 {
+                        start = buffer.count
+                        state = .skippingLine
+                        return .error(
+                            .payloadTooLarge(
+                                "a message line over \(limits.maxMessageBytes) bytes", limit: limits.maxMessageBytes,
+                                setting: "maxMessageBytes"))
+                    }
+                    return nil
+                }
+                var lineStart = start
+                var lineEnd = newline
+                start = newline + 1
+                while lineStart < lineEnd && JSONScan.isWhitespace(buffer[lineStart]) { lineStart += 1 }
+                while lineEnd > lineStart && JSONScan.isWhitespace(buffer[lineEnd - 1]) { lineEnd -= 1 }
+                if lineStart == lineEnd { continue }
+                return .message(Data(buffer[lineStart..<lineEnd]))
+
+            case .skippingLine:
+                if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                    start = newline + 1
+                    state = .line
+                    continue
+                }
+                start = buffer.count
+                return nil
+            }
+        }
+    }
+
+    private func headerError(_ message: String) -> ResponseError {
+        .parseError("bad message header: \(message)")
+    }
+
+    private static let contentLengthName = Array("content-length:".utf8)
+
+    /// Reads one `Name: value` line; returns a problem, or nil.
+    private static func parseHeader(_ line: ArraySlice<UInt8>, into contentLength: inout Int?) -> String? {
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+            return "a header line without ':'"
+        }
+        let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
+            .trimmingCharacters(in: .whitespaces).lowercased()
+        let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        guard name == "content-length" else {
+            return nil  // Content-Type and anything else is tolerated.
+        }
+        guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let length = Int(value)
+        else {
+            return "Content-Length must be a non-negative integer, got '\(value.prefix(32))'"
+        }
+        if let previous = contentLength, previous != length {
+            return "two different Content-Length headers"
+        }
+        contentLength = length
+        return nil
+    }
+
+    /// Case-insensitive search for an ASCII lowercase needle.
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+        guard haystack.count - from >= needle.count else { return nil }
+        var index = from
+        let last = haystack.count - needle.count
+        while index <= last {
+            var matched = true
+            for offset in 0..<needle.count {
+                var byte = haystack[index + offset]
+                if byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte += 32 }
+                if byte != needle[offset] {
+                    matched = false
+                    break
+                }
+            }
+            if matched { return index }
+            index += 1
+        }
+        return nil
+    }
+}

@@ -1,0 +1,52 @@
+/// The `error` member of a JSON-RPC response. Thrown by handlers; the connection sends it as is.
+public struct ResponseError: Error, Hashable, Sendable, Codable {
+    public var code: ErrorCode
+    public var message: String
+    public var data: JSONValue?
+
+    public init(code: ErrorCode, message: String, data: JSONValue? = nil) {
+        self.code = code
+        self.message = message
+        self.data = data
+    }
+
+    public static func parseError(_ message: String) -> ResponseError {
+        ResponseError(code: .parseError, message: "Parse error: \(message)")
+    }
+
+    public static func invalidRequest(_ message: String, data: JSONValue? = nil) -> ResponseError {
+        ResponseError(code: .invalidRequest, message: "Invalid request: \(message)", data: data)
+    }
+
+    public static func methodNotFound(_ method: String) -> ResponseError {
+        ResponseError(code: .methodNotFound, message: "Method not found: \(method)", data: ["method": .string(method)])
+    }
+
+    public static func invalidParams(_ message: String, field: String? = nil) -> ResponseError {
+        ResponseError(
+            code: .invalidParams, message: "Invalid params: \(message)",
+            data: field.map { ["field": .string($0)] })
+    }
+
+    /// Deliberately vague: details go to the server log, never to the peer.
+    public static let internalError = ResponseError(code: .internalError, message: "Internal error")
+
+    public static let cancelled = ResponseError(code: .requestCancelled, message: "Request cancelled")
+
+    public static func serverNotInitialized() -> ResponseError {
+        ResponseError(code: .serverNotInitialized, message: "Server not initialized: send 'initialize' first")
+    }
+
+    public static func tooManyRequests(limit: Int) -> ResponseError {
+        ResponseError(
+            code: .tooManyRequests,
+            message: "Too many requests in flight on this connection (limit \(limit))",
+            data: ["limit": .int(limit), "setting": "maxRequestsInFlight"])
+    }
+
+    public static func payloadTooLarge(_ what: String, limit: Int, setting: String) -> ResponseError {
+        ResponseError(
+            code: .payloadTooLarge, message: "\(what) is over the limit of \(limit)",
+            data: ["limit": .int(limit), "setting": .string(setting)])
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import DevModeServer
+import Logging
+
+@main
+struct DevModeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devmode",
+        abstract: "The dev-mode server: JSON-RPC over stdio and TCP for editors, desktop shells and scripts.",
+        version: DevModeVersion.current,
+        subcommands: [Serve.self, Call.self]
+    )
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Logs go to stderr. (env: DEVMODE_LOG_LEVEL)")
+    var logLevel: String?
+
+    func bootstrap() throws -> Logger.Level {
+        let text = logLevel ?? Environment.value("DEVMODE_LOG_LEVEL") ?? "info"
+        guard let level = Logger.Level(rawValue: text.lowercased()) else {
+            throw ValidationError("unknown log level '\(text)'")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return level
+    }
+}
+
+enum Environment {
+    static func value(_ name: String) -> String? {
+        guard let pointer = getenv(name) else { return nil }
+        return String(cString: pointer)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// HOST:PORT, with `[v6]:port` accepted.
+struct HostPort: ExpressibleByArgument, CustomStringConvertible, Sendable {
+    var host: String
+    var port: Int
+
+    init?(argument: String) {
+        guard let colon = argument.lastIndex(of: ":") else { return nil }
+        var host = String(argument[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard let port = Int(argument[argument.index(after: colon)...]), (0...65535).contains(port), !host.isEmpty
+        else { return nil }
+        self.host = host
+        self.port = port
+    }
+
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import DevModeServer
+import Foundation
+import JSONRPC
+import JSONRPCNIO
+import Logging
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the server over stdio, TCP, or both at once.",
+        discussion: """
+            With neither --stdio nor --listen, listens on 127.0.0.1:7420.
+            Over stdio, stdout carries protocol bytes only; logs go to stderr. The process exits
+            when stdin closes or on 'exit': status 0 after 'shutdown', 1 otherwise.
+            SIGTERM and SIGINT shut down gracefully: requests in flight get --shutdown-grace seconds.
+            """
+    )
+
+    @Flag(help: "Serve one session over stdin/stdout (LSP framing, or newline-delimited JSON if the first byte is '{' or '[').")
+    var stdio = false
+
+    @Option(help: "Listen for TCP connections on HOST:PORT (port 0 picks a free port). Loopback unless you say otherwise.")
+    var listen: HostPort?
+
+    @Option(help: "Write the bound HOST:PORT to this file once listening (for shells that launch devmode as a sidecar).")
+    var portFile: String?
+
+    @Option(help: "Seconds that requests in flight may run after SIGTERM/SIGINT before they are cancelled.")
+    var shutdownGrace: Double = 5
+
+    @Flag(help: "Serve debug/sleep and debug/print (tests and benchmarks only).")
+    var enableDebugMethods = false
+
+    @Option(help: "Largest message body in bytes (maxMessageBytes).")
+    var maxMessageBytes: Int = Limits().maxMessageBytes
+    @Option(help: "Longest header line in bytes (maxHeaderLineBytes).")
+    var maxHeaderLineBytes: Int = Limits().maxHeaderLineBytes
+    @Option(help: "Largest header block in bytes (maxHeaderBlockBytes).")
+    var maxHeaderBlockBytes: Int = Limits().maxHeaderBlockBytes
+    @Option(help: "Deepest JSON nesting in one message (maxNestingDepth).")
+    var maxNestingDepth: Int = Limits().maxNestingDepth
+    @Option(help: "Most messages in one batch (maxBatchLength).")
+    var maxBatchLength: Int = Limits().maxBatchLength
+    @Option(help: "Most requests in flight per connection (maxRequestsInFlight).")
+    var maxRequestsInFlight: Int = Limits().maxRequestsInFlight
+    @Option(help: "Most reply bytes queued for a peer that does not read before it is disconnected (maxOutboundBytes).")
+    var maxOutboundBytes: Int = Limits().maxOutboundBytes
+
+    @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        for (name, value) in [
+            ("max-message-bytes", maxMessageBytes), ("max-header-line-bytes", maxHeaderLineBytes),
+            ("max-header-block-bytes", maxHeaderBlockBytes), ("max-nesting-depth", maxNestingDepth),
+            ("max-batch-length", maxBatchLength), ("max-requests-in-flight", maxRequestsInFlight),
+            ("max-outbound-bytes", maxOutboundBytes),
+        ] where value < 1 {
+            throw ValidationError("--\(name) must be at least 1")
+        }
+        if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must not be negative") }
+    }
+
+    func run() async throws {
+        // First of all, before anything can print: stdout belongs to the protocol.
+        let standardIO = stdio ? StandardIO.takeOverStandardOutput() : nil
+        _ = try logging.bootstrap()
+        let logger = Logger(label: "devmode")
+
+        var limits = Limits()
+        limits.maxMessageBytes = maxMessageBytes
+        limits.maxHeaderLineBytes = maxHeaderLineBytes
+        limits.maxHeaderBlockBytes = maxHeaderBlockBytes
+        limits.maxNestingDepth = maxNestingDepth
+        limits.maxBatchLength = maxBatchLength
+        limits.maxRequestsInFlight = maxRequestsInFlight
+        limits.maxOutboundBytes = maxOutboundBytes
+        let server = DevModeServer(
+            configuration: ServerConfiguration(
+                limits: limits, enableDebugMethods: enableDebugMethods,
+                shutdownGrace: .milliseconds(Int(shutdownGrace * 1000))),
+            logger: logger)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        var stdioService: StdioService?
+        if let standardIO {
+            let service = StdioService(server: server, input: standardIO.input, output: standardIO.output)
+            stdioService = service
+            services.append(.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup))
+        }
+        let address = listen ?? (stdio ? nil : HostPort(argument: "127.0.0.1:7420"))
+        if let address {
+            let listener: TCPServer
+            do {
+                listener = try await TCPServer.bind(host: address.host, port: address.port)
+            } catch {
+                throw ValidationError("cannot listen on \(address): \(error)")
+            }
+            if let portFile {
+                try writeAtomically("\(listener.host):\(listener.port)\n", to: portFile)
+            }
+            services.append(.init(service: TCPService(server: server, listener: listener)))
+        }
+
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+        if let stdioService, stdioService.exitStatus != 0 {
+            throw ExitCode(stdioService.exitStatus)
+        }
+    }
+
+    private func writeAtomically(_ text: String, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        try Data(text.utf8).write(to: url, options: .atomic)
+    }
+}
