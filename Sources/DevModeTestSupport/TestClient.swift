@@ -82,7 +82,13 @@ final class NotificationInbox: MessageHandler {
             }
             if let found { return found }
             await withCheckedContinuation { continuation in
-                state.withLock { $0.waiters.append(continuation) }
+                // Check and wait under one lock, so a notification arriving in between is not missed.
+                let ready = state.withLock { state in
+                    if state.queued.contains(where: { $0 is N }) { return true }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if ready { continuation.resume() }
             }
         }
         return nil
