@@ -139,10 +139,13 @@ public final class Connection: Sendable {
         do {
             while !Task.isCancelled, let chunk = try await input.read() {
                 parser.feed(chunk)
-                if let mode = parser.mode {
-                    state.withLock { if $0.framing == nil { $0.framing = mode } }
-                }
+                var framingKnown = state.withLock { $0.framing != nil }
                 while let event = parser.next() {
+                    if !framingKnown, let mode = parser.mode {
+                        // Replies use the framing the peer speaks, from the very first one.
+                        state.withLock { if $0.framing == nil { $0.framing = mode } }
+                        framingKnown = true
+                    }
                     switch event {
                     case .message(let body):
                         dispatch(decoder.decode(body))

@@ -155,6 +155,12 @@ struct IncomingMessageBox: Decodable {
         _ type: T.Type, from container: KeyedDecodingContainer<MessageKeys>
     ) throws -> T {
         if container.contains(.params), !(try container.decodeNil(forKey: .params)) {
+            // By-position params (an array) are not supported: every method takes an object.
+            guard (try? container.nestedContainer(keyedBy: MessageKeys.self, forKey: .params)) != nil else {
+                throw DecodingError.typeMismatch(
+                    [String: JSONValue].self,
+                    .init(codingPath: [MessageKeys.params], debugDescription: "params must be an object"))
+            }
             return try container.decode(T.self, forKey: .params)
         }
         // Absent params read as `{}`: a method whose params are all optional needs none.
