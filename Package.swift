@@ -17,6 +17,16 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        // System libraries: one target each, one Swift module imports each.
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // Random bytes, SHA-256, HMAC and constant-time comparison through OpenSSL's libcrypto.
+        .target(name: "DevModeCrypto", dependencies: ["COpenSSL"]),
+        // The Store: models, schema, migrations and queries, written once over a small SQL seam.
+        .target(name: "DevModeStore", dependencies: ["DevModeCrypto"]),
+        .target(name: "DevModeStoreSQLite", dependencies: ["DevModeStore", "CSQLite"]),
+        .target(name: "DevModeStorePostgres", dependencies: ["DevModeStore", "CPostgres"]),
         // The JSON-RPC 2.0 core: ids, messages, framing, Connection. Knows nothing of tenants or NIO.
         .target(
             name: "JSONRPC",
@@ -37,7 +47,8 @@ let package = Package(
         .target(
             name: "DevModeServer",
             dependencies: [
-                "JSONRPC", "JSONRPCNIO", "DevModeProtocol",
+                "JSONRPC", "JSONRPCNIO", "DevModeProtocol", "DevModeCrypto",
+                "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -45,7 +56,7 @@ let package = Package(
         .executableTarget(
             name: "devmode",
             dependencies: [
-                "DevModeServer", "JSONRPCNIO",
+                "DevModeServer", "JSONRPCNIO", "DevModeStore", "DevModeProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,11 +71,20 @@ let package = Package(
         ),
         .target(
             name: "DevModeTestSupport",
-            dependencies: ["JSONRPC", "DevModeProtocol", "DevModeServer"]
+            dependencies: ["JSONRPC", "DevModeProtocol", "DevModeServer", "DevModeStore", "DevModeStoreSQLite"]
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(
+            name: "DevModeStoreTests",
+            dependencies: ["DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeCrypto"]),
         .testTarget(name: "DevModeProtocolTests", dependencies: ["DevModeProtocol", "DevModeServer", "DevModeTestSupport"]),
-        .testTarget(name: "DevModeServerTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),
+        .testTarget(
+            name: "DevModeServerTests",
+            dependencies: [
+                "DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC", "DevModeStore", "DevModeStoreSQLite",
+                "DevModeStorePostgres", "DevModeCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol"]),
     ],
     swiftLanguageModes: [.v6]

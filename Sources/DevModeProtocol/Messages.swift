@@ -12,6 +12,44 @@ public enum DevModeMessages {
         ServerInfoRequest.self,
         DebugSleepRequest.self,
         DebugPrintRequest.self,
+        AuthWhoAmIRequest.self,
+        AuthTokenRequest.self,
+        TenantCreateRequest.self,
+        TenantListRequest.self,
+        TenantGetRequest.self,
+        UserCreateRequest.self,
+        UserListRequest.self,
+        UserDisableRequest.self,
+        WorkspaceCreateRequest.self,
+        WorkspaceListRequest.self,
+        WorkspaceGetRequest.self,
+        WorkspaceUpdateRequest.self,
+        WorkspaceDeleteRequest.self,
+        MemberAddRequest.self,
+        MemberRemoveRequest.self,
+        MemberSetRoleRequest.self,
+        MemberListRequest.self,
+        APIKeyCreateRequest.self,
+        APIKeyListRequest.self,
+        APIKeyRevokeRequest.self,
+        AuditQueryRequest.self,
+        AuditVerifyRequest.self,
+    ]
+
+    /// Requests that name no object by id, with why they need no isolation check. Every request is
+    /// either an `ObjectScopedRequest` or listed here; a test enforces it.
+    public static let unscopedRequests: [String: String] = [
+        InitializeRequest.method: "lifecycle",
+        ShutdownRequest.method: "lifecycle",
+        ServerInfoRequest.method: "names no object",
+        DebugSleepRequest.method: "debug only",
+        DebugPrintRequest.method: "debug only",
+        AuthWhoAmIRequest.method: "the caller's own identity",
+        AuthTokenRequest.method: "the caller's own token",
+        TenantCreateRequest.method: "server admins only; names no existing object",
+        TenantListRequest.method: "lists only what the caller may see",
+        WorkspaceListRequest.method: "lists only what the caller may see",
+        AuditVerifyRequest.method: "server admins only",
     ]
 
     public static let notifications: [any NotificationType.Type] = [

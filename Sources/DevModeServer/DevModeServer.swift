@@ -1,34 +1,82 @@
+import DevModeCrypto
 import DevModeProtocol
+import DevModeStore
 import Foundation
 import JSONRPC
 import Logging
 
-/// The server: its configuration, its method table, and the connections it is serving.
+/// The server: its configuration, services, method table, and the connections it is serving.
 /// Transports (stdio, TCP, memory) ask it for a connection and run it.
 public final class DevModeServer: Sendable {
     public let configuration: ServerConfiguration
     public let logger: Logger
     public let router: Router
+    public let store: Store
+    public let directory: Directory
+    let authenticator: Authenticator
+    /// The local user, for stdio sessions in local mode.
+    let localCaller: Caller?
     let startedAt = ContinuousClock.now
-    private let connections = LockedState<(nextID: Int, open: [ObjectIdentifier: Connection])>((1, [:]))
+    private let connections = LockedState<(nextID: Int, open: [ObjectIdentifier: (Connection, Session)])>((1, [:]))
 
-    public init(configuration: ServerConfiguration = ServerConfiguration(), logger: Logger = Logger(label: "devmode")) {
-        self.configuration = configuration
-        self.logger = logger
-        var router = Router()
-        Self.registerLifecycleHandlers(&router)
-        Self.registerServerHandlers(&router)
-        if configuration.enableDebugMethods {
-            Self.registerDebugHandlers(&router)
+    /// Opens the server on a migrated store: loads (or creates) the token secret and, in local mode,
+    /// the local tenant, user and workspace.
+    public static func open(
+        configuration: ServerConfiguration, store: Store, logger: Logger = Logger(label: "devmode")
+    ) async throws -> DevModeServer {
+        try await store.migrate()
+        let secret: [UInt8]
+        if let configured = configuration.tokenSecret {
+            secret = configured
+        } else {
+            let generated = ByteEncoding.hex(Crypto.randomBytes(32))
+            let stored = try await store.write { try $0.settingIfAbsent("token_secret", generated) }
+            secret = Array(stored.utf8)
         }
-        self.router = router
+        let authenticator = Authenticator(store: store, tokenSecret: secret, logger: logger)
+        let localCaller = configuration.localMode ? try await LocalMode.provision(store: store) : nil
+        return DevModeServer(
+            configuration: configuration, store: store, authenticator: authenticator, localCaller: localCaller,
+            logger: logger)
     }
 
-    /// The methods this server serves (its method table).
+    private init(
+        configuration: ServerConfiguration, store: Store, authenticator: Authenticator, localCaller: Caller?,
+        logger: Logger
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.store = store
+        self.directory = Directory(store: store)
+        self.authenticator = authenticator
+        self.localCaller = localCaller
+        self.router = Self.makeRouter(configuration)
+    }
+
+    static func makeRouter(_ configuration: ServerConfiguration) -> Router {
+        var router = Router()
+        registerLifecycleHandlers(&router)
+        registerServerHandlers(&router)
+        registerAuthHandlers(&router)
+        registerTenancyHandlers(&router)
+        registerAuditHandlers(&router)
+        if configuration.enableDebugMethods {
+            registerDebugHandlers(&router)
+        }
+        return router
+    }
+
+    /// The methods a server with this configuration serves (its method table).
+    public static func methods(for configuration: ServerConfiguration) -> Set<String> {
+        makeRouter(configuration).methods
+    }
+
+    /// The methods this server serves.
     public var methods: Set<String> { router.methods }
 
     /// A new connection with its own session, counted among the open ones until it ends.
-    public func makeConnection(transport: String, framing: FramingMode? = nil) -> (Connection, Session) {
+    /// `local`: the session may act as the local user without a credential (stdio in local mode).
+    public func makeConnection(transport: String, framing: FramingMode? = nil, local: Bool = false) -> (Connection, Session) {
         let id = connections.withLock { state in
             defer { state.nextID += 1 }
             return state.nextID
@@ -36,11 +84,12 @@ public final class DevModeServer: Sendable {
         var connectionLogger = logger
         connectionLogger[metadataKey: "connection"] = "\(id)"
         connectionLogger[metadataKey: "transport"] = "\(transport)"
-        let session = Session(id: id, transport: transport, server: self, logger: connectionLogger)
+        let session = Session(
+            id: id, transport: transport, server: self, localCaller: local ? localCaller : nil, logger: connectionLogger)
         let connection = Connection(
             registry: DevModeMessages.registry, handler: session, framing: framing, limits: configuration.limits,
             logger: connectionLogger)
-        connections.withLock { $0.open[ObjectIdentifier(connection)] = connection }
+        connections.withLock { $0.open[ObjectIdentifier(connection)] = (connection, session) }
         return (connection, session)
     }
 
@@ -50,9 +99,21 @@ public final class DevModeServer: Sendable {
 
     public var openConnectionCount: Int { connections.withLock { $0.open.count } }
 
+    /// Cuts off every open session whose caller matches: it answers unauthenticated from now on
+    /// and its connection closes. Used when a key is revoked or a user disabled.
+    func cutOff(reason: String, where matches: (Caller) -> Bool) {
+        let open = connections.withLock { Array($0.open.values) }
+        for (connection, session) in open {
+            if let caller = session.caller, matches(caller) {
+                session.revoke(reason)
+                connection.close()
+            }
+        }
+    }
+
     /// Stops every open connection: no new requests; in-flight ones get `grace` to finish.
     public func stopAllConnections(grace: Duration) async {
-        let open = connections.withLock { Array($0.open.values) }
+        let open = connections.withLock { $0.open.values.map(\.0) }
         await withTaskGroup(of: Void.self) { group in
             for connection in open {
                 group.addTask { await connection.stop(grace: grace) }

@@ -6,7 +6,11 @@ public struct RequestContext: Sendable {
     public let server: DevModeServer
     public let session: Session
     public let connection: Connection
+    /// Who is calling (established at `initialize`).
+    public let caller: Caller
     public let logger: Logger
+
+    var actor: Actor { .caller(caller) }
 }
 
 /// The method table: one typed handler per method. Dispatch looks the method up; anything missing

@@ -9,11 +9,24 @@ public struct ServerConfiguration: Sendable {
     public var enableDebugMethods: Bool
     /// How long requests in flight may run after SIGTERM/SIGINT before they are cancelled.
     public var shutdownGrace: Duration
+    /// Stdio sessions without a credential act as the local user (provisioned on first start).
+    /// Off with `--require-auth`. TCP always requires a credential.
+    public var localMode: Bool
+    /// The HS256 key for session tokens; nil: a random key kept in the database (shared by every
+    /// process that uses it).
+    public var tokenSecret: [UInt8]?
+    /// How often an open session re-checks its credential in the database (a key revoked or a user
+    /// disabled by another process). Revocations made through this process cut sessions off at once.
+    public var credentialRecheckInterval: Duration
 
     public init(
         version: String = DevModeVersion.current, limits: Limits = Limits(), enableDebugMethods: Bool = false,
-        shutdownGrace: Duration = .seconds(5)
+        shutdownGrace: Duration = .seconds(5), localMode: Bool = false, tokenSecret: [UInt8]? = nil,
+        credentialRecheckInterval: Duration = .seconds(5)
     ) {
+        self.localMode = localMode
+        self.tokenSecret = tokenSecret
+        self.credentialRecheckInterval = credentialRecheckInterval
         self.version = version
         self.limits = limits
         self.enableDebugMethods = enableDebugMethods

@@ -2,40 +2,58 @@ import DevModeProtocol
 import JSONRPC
 import Logging
 
-/// One peer's session: the LSP lifecycle (and, later, who is calling). Sits between the connection
-/// and the router: it refuses what the lifecycle forbids and routes the rest.
+/// One peer's session: the LSP lifecycle and who is calling. Sits between the connection and the
+/// router: it authenticates at `initialize`, refuses what the lifecycle or the credential forbids,
+/// and routes the rest.
 public final class Session: MessageHandler {
     public enum Phase: Sendable, Equatable {
         case uninitialized
         case initialized
         case shutdown
         case exited
+        /// Authentication failed, or the credential was revoked: nothing more is served.
+        case refused(String)
+    }
+
+    private struct State {
+        var phase: Phase = .uninitialized
+        var caller: Caller?
+        var checkedAt: ContinuousClock.Instant = .now
+        var sawShutdown = false
     }
 
     public let id: Int
     public let transport: String
     private unowned(unsafe) let server: DevModeServer
+    private let localCaller: Caller?
     private let logger: Logger
-    private let state = LockedState<Phase>(.uninitialized)
+    private let state = LockedState(State())
 
-    init(id: Int, transport: String, server: DevModeServer, logger: Logger) {
+    init(id: Int, transport: String, server: DevModeServer, localCaller: Caller?, logger: Logger) {
         self.id = id
         self.transport = transport
         self.server = server
+        self.localCaller = localCaller
         self.logger = logger
     }
 
-    public var phase: Phase { state.withLock { $0 } }
+    public var phase: Phase { state.withLock { $0.phase } }
+    public var caller: Caller? { state.withLock { $0.caller } }
 
-    private let sawShutdown = LockedState(false)
+    /// 0 when `shutdown` was received before the session ended, 1 otherwise (LSP's exit status).
+    public var lspExitStatus: Int32 { state.withLock { $0.sawShutdown } ? 0 : 1 }
 
-    /// 0 when `shutdown` was received before the session ended, 1 otherwise.
-    public var lspExitStatus: Int32 { sawShutdown.withLock { $0 } ? 0 : 1 }
+    func revoke(_ reason: String) {
+        state.withLock { $0.phase = .refused(reason) }
+        logger.notice("session cut off", metadata: ["reason": "\(reason)"])
+    }
 
     public func handle(request: any RequestType, id: RequestID, from connection: Connection) async throws -> any ResponseType {
         let method = type(of: request).method
-        let phase = self.phase
         switch phase {
+        case .refused(let reason):
+            connection.close()
+            throw ResponseError.unauthenticated(reason)
         case .uninitialized where method != InitializeRequest.method:
             throw ResponseError.serverNotInitialized()
         case .initialized where method == InitializeRequest.method:
@@ -48,28 +66,93 @@ public final class Session: MessageHandler {
         var requestLogger = logger
         requestLogger[metadataKey: "method"] = "\(method)"
         requestLogger[metadataKey: "request"] = "\(id)"
-        let context = RequestContext(server: server, session: self, connection: connection, logger: requestLogger)
+
+        let caller: Caller
+        if let initialize = request as? InitializeRequest {
+            caller = try await authenticate(initialize, connection: connection)
+        } else {
+            caller = try await currentCaller(connection: connection)
+            try checkScopes(caller, method: method)
+        }
+        requestLogger[metadataKey: "tenant"] = "\(caller.tenantId)"
+        requestLogger[metadataKey: "user"] = "\(caller.userId)"
+        let context = RequestContext(
+            server: server, session: self, connection: connection, caller: caller, logger: requestLogger)
         let result = try await server.router.handle(request, context: context)
-        if method == InitializeRequest.method {
-            state.withLock { $0 = .initialized }
-        } else if method == ShutdownRequest.method {
-            state.withLock { $0 = .shutdown }
-            sawShutdown.withLock { $0 = true }
+        if method == ShutdownRequest.method {
+            state.withLock {
+                $0.phase = .shutdown
+                $0.sawShutdown = true
+            }
         }
         return result
+    }
+
+    private func authenticate(_ request: InitializeRequest, connection: Connection) async throws -> Caller {
+        let token = request.initializationOptions?["token"]?.stringValue
+        let caller: Caller
+        if token == nil, let localCaller {
+            caller = localCaller
+        } else {
+            do {
+                caller = try await server.authenticator.authenticate(token, transport: transport)
+            } catch {
+                // Nothing else is served on this connection.
+                state.withLock { $0.phase = .refused("authentication failed") }
+                connection.close()
+                throw error
+            }
+        }
+        state.withLock {
+            $0.caller = caller
+            $0.phase = .initialized
+            $0.checkedAt = .now
+        }
+        return caller
+    }
+
+    /// The session's caller, re-checked against the database when the last check is older than
+    /// the configured interval (another process may have revoked the key or disabled the user).
+    private func currentCaller(connection: Connection) async throws -> Caller {
+        let interval = server.configuration.credentialRecheckInterval
+        let (caller, stale) = state.withLock { ($0.caller, ContinuousClock.now - $0.checkedAt > interval) }
+        guard let caller else { throw ResponseError.serverNotInitialized() }
+        guard stale, caller.credential != .local else { return caller }
+        guard let refreshed = try await server.authenticator.revalidate(caller) else {
+            revoke("credential revoked, expired or user disabled")
+            connection.close()
+            throw ResponseError.unauthenticated("credential revoked, expired or user disabled")
+        }
+        state.withLock {
+            $0.caller = refreshed
+            $0.checkedAt = .now
+        }
+        return refreshed
+    }
+
+    /// An API key with scopes may call only the method areas it names (`workspace/…`, `file/…`).
+    private func checkScopes(_ caller: Caller, method: String) throws {
+        let scopes = caller.scopes
+        guard !scopes.isEmpty else { return }
+        let area = method.split(separator: "/").first.map(String.init) ?? method
+        let alwaysAllowed: Set<String> = [ShutdownRequest.method, AuthWhoAmIRequest.method, ServerInfoRequest.method]
+        guard alwaysAllowed.contains(method) || scopes.contains(area) else {
+            throw ResponseError.forbidden("this API key's scopes (\(scopes.joined(separator: ", "))) do not include '\(area)'")
+        }
     }
 
     public func handle(notification: any NotificationType, from connection: Connection) async {
         let method = type(of: notification).method
         if method == ExitNotification.method {
-            state.withLock { $0 = .exited }
-            logger.debug("exit received", metadata: ["status": "\(lspExitStatus)"])
+            let status = lspExitStatus
+            state.withLock { $0.phase = .exited }
+            logger.debug("exit received", metadata: ["status": "\(status)"])
             connection.close()
             return
         }
-        // LSP: before `initialize`, notifications other than `exit` are dropped.
-        guard phase != .uninitialized else { return }
-        let context = RequestContext(server: server, session: self, connection: connection, logger: logger)
+        // LSP: before `initialize`, notifications other than `exit` are dropped; so are a refused session's.
+        guard case .initialized = phase, let caller else { return }
+        let context = RequestContext(server: server, session: self, connection: connection, caller: caller, logger: logger)
         await server.router.handle(notification, context: context)
     }
 

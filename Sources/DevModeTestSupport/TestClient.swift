@@ -12,13 +12,11 @@ public final class TestClient: Sendable {
     private let serverTask: Task<Void, Never>
     private let clientTask: Task<Void, Never>
 
-    public init(
-        server: DevModeServer = DevModeServer(configuration: ServerConfiguration(enableDebugMethods: true)),
-        clientNotifications: [any NotificationType.Type] = []
-    ) {
+    /// `local`: the session may act as the server's local user without a credential.
+    public init(server: DevModeServer, local: Bool = false, clientNotifications: [any NotificationType.Type] = []) {
         self.server = server
         let (clientEnd, serverEnd) = InMemoryTransport.pair()
-        let (serverConnection, _) = server.makeConnection(transport: "memory", framing: .contentLength)
+        let (serverConnection, _) = server.makeConnection(transport: "memory", framing: .contentLength, local: local)
         let inbox = NotificationInbox()
         self.notifications = inbox
         connection = Connection(
@@ -29,12 +27,23 @@ public final class TestClient: Sendable {
         clientTask = Task { await connection.run(input: clientEnd.reader, output: clientEnd.writer) }
     }
 
-    /// Sends `initialize` and `initialized`.
+    /// Sends `initialize` (with `token` as `initializationOptions.token`) and `initialized`.
     @discardableResult
-    public func initialize(_ request: InitializeRequest = InitializeRequest()) async throws -> InitializeResult {
-        let result = try await connection.send(request)
+    public func initialize(token: String? = nil) async throws -> InitializeResult {
+        let options: JSONValue? = token.map { ["token": .string($0)] }
+        let result = try await connection.send(InitializeRequest(initializationOptions: options))
         connection.send(InitializedNotification())
         return result
+    }
+
+    /// A connected, initialized client.
+    public static func connect(
+        to server: DevModeServer, token: String?, local: Bool = false,
+        clientNotifications: [any NotificationType.Type] = []
+    ) async throws -> TestClient {
+        let client = TestClient(server: server, local: local, clientNotifications: clientNotifications)
+        try await client.initialize(token: token)
+        return client
     }
 
     public func send<R: RequestType>(_ request: R) async throws -> R.Response {

@@ -8,7 +8,7 @@ struct DevModeCommand: AsyncParsableCommand {
         commandName: "devmode",
         abstract: "The dev-mode server: JSON-RPC over stdio and TCP for editors, desktop shells and scripts.",
         version: DevModeVersion.current,
-        subcommands: [Serve.self, Call.self]
+        subcommands: [Serve.self, Call.self, Admin.self]
     )
 }
 

@@ -29,6 +29,11 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds that requests in flight may run after SIGTERM/SIGINT before they are cancelled.")
     var shutdownGrace: Double = 5
 
+    @OptionGroup var storage: StorageOptions
+
+    @Flag(help: "Over stdio, require a credential too (by default a stdio session acts as the local user).")
+    var requireAuth = false
+
     @Flag(help: "Serve debug/sleep and debug/print (tests and benchmarks only).")
     var enableDebugMethods = false
 
@@ -75,16 +80,19 @@ struct Serve: AsyncParsableCommand {
         limits.maxBatchLength = maxBatchLength
         limits.maxRequestsInFlight = maxRequestsInFlight
         limits.maxOutboundBytes = maxOutboundBytes
-        let server = DevModeServer(
+        let store = try await storage.openStore()
+        let server = try await DevModeServer.open(
             configuration: ServerConfiguration(
                 limits: limits, enableDebugMethods: enableDebugMethods,
-                shutdownGrace: .milliseconds(Int(shutdownGrace * 1000))),
-            logger: logger)
+                shutdownGrace: .milliseconds(Int(shutdownGrace * 1000)), localMode: stdio && !requireAuth,
+                tokenSecret: storage.tokenSecretBytes),
+            store: store, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var stdioService: StdioService?
         if let standardIO {
-            let service = StdioService(server: server, input: standardIO.input, output: standardIO.output)
+            let service = StdioService(
+                server: server, input: standardIO.input, output: standardIO.output, localMode: !requireAuth)
             stdioService = service
             services.append(.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup))
         }
@@ -108,6 +116,7 @@ struct Serve: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+        await store.driver.close()
         if let stdioService, stdioService.exitStatus != 0 {
             throw ExitCode(stdioService.exitStatus)
         }

@@ -123,9 +123,18 @@ final class ServerProcess: @unchecked Sendable {
     private let stdoutPipe = Pipe()
     private let stderrPipe = Pipe()
 
-    init(arguments: [String]) throws {
+    /// The data directory: a fresh temporary one unless given (never the user's own).
+    let dataDirectory: String
+
+    init(arguments: [String], dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
+        self.dataDirectory = dataDirectory ?? temporaryDataDirectory()
         process.executableURL = try devmodeBinary()
         process.arguments = arguments
+        var variables = ProcessInfo.processInfo.environment
+        variables["DEVMODE_DATA_DIR"] = self.dataDirectory
+        variables.removeValue(forKey: "DEVMODE_DATABASE_URL")
+        for (key, value) in environment { variables[key] = value }
+        process.environment = variables
         process.standardInput = stdin
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
@@ -255,19 +264,39 @@ final class RawSocket: @unchecked Sendable {
     }
 }
 
-/// A TCP server on a free port, found through `--port-file`.
-func startTCPServer(extraArguments: [String] = []) throws -> (ServerProcess, Int) {
+func temporaryDataDirectory() -> String {
+    FileManager.default.temporaryDirectory.appendingPathComponent("devmode-e2e-\(UUID().uuidString)").path
+}
+
+/// `devmode admin bootstrap` in a data directory: returns the first server admin's API key.
+func bootstrapAdmin(dataDirectory: String) throws -> String {
+    let bootstrap = try ServerProcess(arguments: ["admin", "bootstrap"], dataDirectory: dataDirectory)
+    let status = try bootstrap.waitForExit()
+    let output = bootstrap.stdout.wait { _ in false }
+    guard status == 0, let json = try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any],
+        let key = json["key"] as? String
+    else {
+        throw TestFailure("bootstrap failed (\(status)): \(String(decoding: bootstrap.stderr.snapshot, as: UTF8.self))")
+    }
+    return key
+}
+
+/// A TCP server on a free port (found through `--port-file`) with a fresh data directory and the
+/// API key of its first server admin.
+func startTCPServer(extraArguments: [String] = []) throws -> (ServerProcess, Int, String) {
+    let dataDirectory = temporaryDataDirectory()
+    let key = try bootstrapAdmin(dataDirectory: dataDirectory)
     let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-port-\(UUID().uuidString)")
     let server = try ServerProcess(
         arguments: ["serve", "--listen", "127.0.0.1:0", "--port-file", portFile.path, "--enable-debug-methods", "--log-level", "debug"]
-            + extraArguments)
+            + extraArguments, dataDirectory: dataDirectory)
     let deadline = Date().addingTimeInterval(15)
     while Date() < deadline {
         if let text = try? String(contentsOf: portFile, encoding: .utf8), text.hasSuffix("\n"),
             let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").last ?? "")
         {
             try? FileManager.default.removeItem(at: portFile)
-            return (server, port)
+            return (server, port, key)
         }
         usleep(10_000)
     }
@@ -275,5 +304,11 @@ func startTCPServer(extraArguments: [String] = []) throws -> (ServerProcess, Int
     throw TestFailure("the server did not write its port file; stderr: \(String(decoding: server.stderr.snapshot, as: UTF8.self))")
 }
 
-let initializeJSON = #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"e2e"}}}"#
+/// `initialize` with id 1; local mode over stdio needs no token, TCP does.
+func initializeJSON(token: String? = nil) -> String {
+    if let token {
+        return #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"e2e"},"initializationOptions":{"token":"\#(token)"}}}"#
+    }
+    return #"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"clientInfo":{"name":"e2e"}}}"#
+}
 let initializedJSON = #"{"jsonrpc":"2.0","method":"initialized","params":{}}"#

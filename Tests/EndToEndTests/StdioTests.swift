@@ -9,7 +9,7 @@ import Glibc
 struct StdioTests {
     @Test func initializeServerInfoShutdownExitStatusZero() throws {
         let server = try ServerProcess(arguments: ["serve", "--stdio"])
-        server.send(initializeJSON)
+        server.send(initializeJSON())
         let initialize = try server.response(id: 1)
         let result = try #require(initialize["result"] as? [String: Any])
         #expect((result["serverInfo"] as? [String: Any])?["name"] as? String == "devmode")
@@ -29,7 +29,7 @@ struct StdioTests {
 
     @Test func exitWithoutShutdownIsStatusOne() throws {
         let server = try ServerProcess(arguments: ["serve", "--stdio"])
-        server.send(initializeJSON)
+        server.send(initializeJSON())
         _ = try server.response(id: 1)
         server.send(#"{"jsonrpc":"2.0","method":"exit"}"#)
         #expect(try server.waitForExit() == 1)
@@ -45,7 +45,7 @@ struct StdioTests {
 
     @Test func printsFromHandlersNeverReachTheProtocolStream() throws {
         let server = try ServerProcess(arguments: ["serve", "--stdio", "--enable-debug-methods"])
-        server.send(initializeJSON)
+        server.send(initializeJSON())
         _ = try server.response(id: 1)
         let marker = "STRAY-OUTPUT-\(UUID().uuidString)"
         server.send(#"{"jsonrpc":"2.0","id":2,"method":"debug/print","params":{"text":"\#(marker)"}}"#)
@@ -69,7 +69,7 @@ struct StdioTests {
 
     @Test func cancellingASlowRequestAnswersRequestCancelledAndTheServerGoesOn() throws {
         let server = try ServerProcess(arguments: ["serve", "--stdio", "--enable-debug-methods"])
-        server.send(initializeJSON)
+        server.send(initializeJSON())
         _ = try server.response(id: 1)
         server.send(#"{"jsonrpc":"2.0","id":2,"method":"debug/sleep","params":{"milliseconds":60000}}"#)
         server.send(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":2}}"#)
@@ -86,7 +86,7 @@ struct StdioTests {
 
     @Test func malformedInputIsAnsweredAndTheNextRequestSucceeds() throws {
         let server = try ServerProcess(arguments: ["serve", "--stdio"])
-        server.send(initializeJSON)
+        server.send(initializeJSON())
         _ = try server.response(id: 1)
         server.send("{not json")
         server.write(Array("Content-Length: banana\r\n\r\n{}".utf8))
@@ -103,7 +103,7 @@ struct StdioTests {
 
     @Test func sigtermLetsTheRequestInFlightFinish() throws {
         let server = try ServerProcess(arguments: ["serve", "--stdio", "--enable-debug-methods", "--shutdown-grace", "10"])
-        server.send(initializeJSON)
+        server.send(initializeJSON())
         _ = try server.response(id: 1)
         server.send(#"{"jsonrpc":"2.0","id":2,"method":"debug/sleep","params":{"milliseconds":300}}"#)
         usleep(50_000)
@@ -115,7 +115,7 @@ struct StdioTests {
 
     @Test func newlineDelimitedJSONOnStdinForScripts() throws {
         let server = try ServerProcess(arguments: ["serve", "--stdio"])
-        server.write(Array((initializeJSON + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"server/info"}"# + "\n").utf8))
+        server.write(Array((initializeJSON() + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"server/info"}"# + "\n").utf8))
         let bytes = server.stdout.wait { bytes in bytes.filter { $0 == 10 }.count >= 2 }
         let replies = try WireFormat.lines(bytes).compactMap { $0 as? [String: Any] }
         #expect(Set(replies.compactMap { $0["id"] as? Int }) == [1, 2])

@@ -8,10 +8,10 @@ import Glibc
 @Suite("devmode serve --listen")
 struct TCPTests {
     @Test func initializeAndServerInfoOverTCP() throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
         let socket = try RawSocket(port: port)
-        socket.send(WireFormat.frame(initializeJSON))
+        socket.send(WireFormat.frame(initializeJSON(token: key)))
         #expect(try socket.response(id: 1)["result"] != nil)
         socket.send(WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"server/info"}"#))
         let info = try #require(try socket.response(id: 2)["result"] as? [String: Any])
@@ -19,11 +19,11 @@ struct TCPTests {
     }
 
     @Test func fiftyConcurrentConnections() async throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
         let sockets = try (0..<50).map { _ in try RawSocket(port: port) }
         for socket in sockets {
-            socket.send(WireFormat.frame(initializeJSON) + WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"server/info"}"#))
+            socket.send(WireFormat.frame(initializeJSON(token: key)) + WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"server/info"}"#))
         }
         var counts: [Int] = []
         for socket in sockets {
@@ -32,17 +32,17 @@ struct TCPTests {
         }
         // All fifty were open together: the last to answer saw every one of them.
         let last = try RawSocket(port: port)
-        last.send(WireFormat.frame(initializeJSON) + WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"server/info"}"#))
+        last.send(WireFormat.frame(initializeJSON(token: key)) + WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"server/info"}"#))
         let info = try #require(try last.response(id: 2)["result"] as? [String: Any])
         #expect(info["connections"] as? Int == 51)
         #expect(counts.allSatisfy { $0 >= 1 && $0 <= 51 })
     }
 
     @Test func newlineDelimitedJSONOverARawSocket() throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
         let socket = try RawSocket(port: port)
-        socket.send(initializeJSON + "\n")
+        socket.send(initializeJSON(token: key) + "\n")
         socket.send(#"{"jsonrpc":"2.0","id":2,"method":"server/info"}"# + "\n")
         socket.send(#"[{"jsonrpc":"2.0","id":3,"method":"server/info"},{"jsonrpc":"2.0","method":"initialized"},{"jsonrpc":"2.0","id":4,"method":"nope"}]"# + "\n")
         let replies = try socket.lines(count: 3)
@@ -54,10 +54,10 @@ struct TCPTests {
     }
 
     @Test func malformedInputThenAValidRequestOnTheSameConnection() throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
         let socket = try RawSocket(port: port)
-        socket.send(WireFormat.frame(initializeJSON))
+        socket.send(WireFormat.frame(initializeJSON(token: key)))
         _ = try socket.response(id: 1)
         socket.send(WireFormat.frame("{\"jsonrpc\": \"2.0\", \"id\": 9, \"method\""))  // truncated JSON
         socket.send(Array("Content-Length: -4\r\n\r\n".utf8))
@@ -70,10 +70,10 @@ struct TCPTests {
     }
 
     @Test func cancellationOverTCP() throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
         let socket = try RawSocket(port: port)
-        socket.send(WireFormat.frame(initializeJSON))
+        socket.send(WireFormat.frame(initializeJSON(token: key)))
         _ = try socket.response(id: 1)
         socket.send(WireFormat.frame(#"{"jsonrpc":"2.0","id":"slow","method":"debug/sleep","params":{"milliseconds":60000}}"#))
         socket.send(WireFormat.frame(#"{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"slow"}}"#))
@@ -88,12 +88,12 @@ struct TCPTests {
     }
 
     @Test func exitClosesOnlyThatConnection() throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
         let first = try RawSocket(port: port)
         let second = try RawSocket(port: port)
         for socket in [first, second] {
-            socket.send(WireFormat.frame(initializeJSON))
+            socket.send(WireFormat.frame(initializeJSON(token: key)))
             _ = try socket.response(id: 1)
         }
         first.send(WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"shutdown"}"#))
@@ -107,10 +107,10 @@ struct TCPTests {
     }
 
     @Test func halfClosedClientStillGetsItsReplies() throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
         let socket = try RawSocket(port: port)
-        socket.send(initializeJSON + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"debug/sleep","params":{"milliseconds":100}}"# + "\n")
+        socket.send(initializeJSON(token: key) + "\n" + #"{"jsonrpc":"2.0","id":2,"method":"debug/sleep","params":{"milliseconds":100}}"# + "\n")
         socket.shutdownWrite()
         let replies = try socket.lines(count: 2)
         #expect(Set(replies.compactMap { ($0 as? [String: Any])?["id"] as? Int }) == [1, 2])
@@ -119,9 +119,9 @@ struct TCPTests {
     }
 
     @Test func sigtermStopsGracefully() throws {
-        let (server, port) = try startTCPServer(extraArguments: ["--shutdown-grace", "10"])
+        let (server, port, key) = try startTCPServer(extraArguments: ["--shutdown-grace", "10"])
         let socket = try RawSocket(port: port)
-        socket.send(WireFormat.frame(initializeJSON))
+        socket.send(WireFormat.frame(initializeJSON(token: key)))
         _ = try socket.response(id: 1)
         socket.send(WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"debug/sleep","params":{"milliseconds":300}}"#))
         usleep(50_000)
@@ -132,18 +132,43 @@ struct TCPTests {
     }
 
     @Test func devmodeCallPrintsTheResultAndFailsOnErrors() throws {
-        let (server, port) = try startTCPServer()
+        let (server, port, key) = try startTCPServer()
         defer { server.terminate() }
-        let ok = try ServerProcess(arguments: ["call", "server/info", "--connect", "127.0.0.1:\(port)"])
+        let ok = try ServerProcess(arguments: ["call", "server/info", "--connect", "127.0.0.1:\(port)", "--token", key])
         #expect(try ok.waitForExit() == 0)
         let output = ok.stdout.wait { _ in false }
         let result = try JSONSerialization.jsonObject(with: Data(output)) as? [String: Any]
         #expect(result?["name"] as? String == "devmode")
 
-        let failing = try ServerProcess(arguments: ["call", "no/such", "{}", "--connect", "127.0.0.1:\(port)"])
+        let failing = try ServerProcess(arguments: ["call", "no/such", "{}", "--connect", "127.0.0.1:\(port)", "--token", key])
         #expect(try failing.waitForExit() == 1)
         let error = try JSONSerialization.jsonObject(with: Data(failing.stderr.wait { _ in false })) as? [String: Any]
         #expect(error?["code"] as? Int == -32601)
         #expect(failing.stdout.wait { _ in false }.isEmpty)
+    }
+}
+
+@Suite("TCP authentication")
+struct TCPAuthenticationTests {
+    @Test func withoutACredentialNothingIsServedAndTheConnectionCloses() throws {
+        let (server, port, _) = try startTCPServer()
+        defer { server.terminate() }
+        let socket = try RawSocket(port: port)
+        socket.send(WireFormat.frame(initializeJSON()))
+        let reply = try socket.response(id: 1)
+        #expect((reply["error"] as? [String: Any])?["code"] as? Int == -32010)
+        socket.send(WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"server/info"}"#))
+        _ = socket.received.wait { _ in false }
+        #expect(socket.received.isEnded)
+        let (messages, _) = try WireFormat.contentLengthFrames(socket.received.snapshot)
+        #expect(!messages.contains { ($0["id"] as? Int) == 2 && $0["result"] != nil })
+    }
+
+    @Test func aWrongKeyIsRefused() throws {
+        let (server, port, _) = try startTCPServer()
+        defer { server.terminate() }
+        let socket = try RawSocket(port: port)
+        socket.send(WireFormat.frame(initializeJSON(token: "dmk_not-a-real-key")))
+        #expect((try socket.response(id: 1)["error"] as? [String: Any])?["code"] as? Int == -32010)
     }
 }

@@ -53,9 +53,12 @@ public struct WorkspaceFolder: Codable, Hashable, Sendable {
 public struct InitializeResult: ResponseType, Hashable {
     public var capabilities: ServerCapabilities
     public var serverInfo: ServerInfo
-    public init(capabilities: ServerCapabilities, serverInfo: ServerInfo) {
+    /// Who the session is (devmode's addition to LSP's result; LSP clients ignore it).
+    public var identity: IdentityInfo?
+    public init(capabilities: ServerCapabilities, serverInfo: ServerInfo, identity: IdentityInfo? = nil) {
         self.capabilities = capabilities
         self.serverInfo = serverInfo
+        self.identity = identity
     }
 }
 

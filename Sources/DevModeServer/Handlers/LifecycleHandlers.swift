@@ -24,7 +24,8 @@ extension DevModeServer {
                             "maxRequestsInFlight": limits.maxRequestsInFlight,
                             "maxOutboundBytes": limits.maxOutboundBytes,
                         ])),
-                serverInfo: ServerInfo(name: "devmode", version: context.server.configuration.version))
+                serverInfo: ServerInfo(name: "devmode", version: context.server.configuration.version),
+                identity: IdentityInfo(context.caller))
         }
         router.on(InitializedNotification.self) { _, _ in }
         router.on(ShutdownRequest.self) { _, context in

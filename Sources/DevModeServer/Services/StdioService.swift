@@ -8,20 +8,23 @@ public final class StdioService: Service {
     private let server: DevModeServer
     private let input: any ByteReader
     private let output: any ByteWriter
+    private let localMode: Bool
     private let exitStatusBox = LockedState<Int32>(1)
 
     /// `input` and `output` come from `StandardIO.takeOverStandardOutput()`, called at start.
-    public init(server: DevModeServer, input: any ByteReader, output: any ByteWriter) {
+    /// In `localMode` the session may act as the local user without a credential.
+    public init(server: DevModeServer, input: any ByteReader, output: any ByteWriter, localMode: Bool) {
         self.server = server
         self.input = input
         self.output = output
+        self.localMode = localMode
     }
 
     /// LSP's exit status: 0 when `shutdown` came before the end, 1 otherwise.
     public var exitStatus: Int32 { exitStatusBox.withLock { $0 } }
 
     public func run() async throws {
-        let (connection, session) = server.makeConnection(transport: "stdio")
+        let (connection, session) = server.makeConnection(transport: "stdio", local: localMode)
         let grace = server.configuration.shutdownGrace
         await withGracefulShutdownHandler {
             await connection.run(input: input, output: output)

@@ -1,0 +1,155 @@
+import DevModeCrypto
+import DevModeProtocol
+import DevModeStore
+import JSONRPC
+import Logging
+
+/// Turns a credential into a `Caller`, issues API keys and session tokens, and re-checks a caller
+/// whose credential may have been revoked by another process. Secrets are never logged or stored:
+/// an API key is kept as its SHA-256, a token is only verified.
+public struct Authenticator: Sendable {
+    let store: Store
+    let tokenSecret: [UInt8]
+    let logger: Logger
+
+    static let keyPrefix = "dmk_"
+
+    /// Why a credential was refused: said in the audit log, never to the client (which hears only
+    /// "invalid credentials", so a probe learns nothing).
+    enum Refusal: String {
+        case missing = "no credential"
+        case unknownKey = "unknown API key"
+        case revokedKey = "revoked API key"
+        case expiredKey = "expired API key"
+        case malformedToken = "malformed session token"
+        case badAlgorithm = "session token with an unsupported algorithm"
+        case badSignature = "session token with a bad signature"
+        case expiredToken = "expired session token"
+        case unknownUser = "credential of an unknown user"
+        case disabledUser = "credential of a disabled user"
+    }
+
+    /// The caller a credential stands for, or a refusal (audited as a denied `initialize`).
+    func authenticate(_ credential: String?, transport: String) async throws -> Caller {
+        do {
+            return try await resolve(credential)
+        } catch let refusal as RefusalError {
+            _ = try? await store.audit(
+                AuditEvent(
+                    actor: "anonymous", method: InitializeRequest.method, target: transport, outcome: .denied,
+                    detail: refusal.refusal.rawValue))
+            logger.notice("authentication refused", metadata: ["reason": "\(refusal.refusal.rawValue)", "transport": "\(transport)"])
+            throw ResponseError.unauthenticated(refusal.refusal == .missing ? "credentials required" : "invalid credentials")
+        }
+    }
+
+    struct RefusalError: Error {
+        let refusal: Refusal
+    }
+
+    private func resolve(_ credential: String?) async throws -> Caller {
+        guard let credential, !credential.isEmpty else { throw RefusalError(refusal: .missing) }
+        let now = store.now
+        if credential.hasPrefix(Self.keyPrefix) {
+            let hash = ByteEncoding.hex(Crypto.sha256(credential))
+            guard let key = try await store.read({ try $0.apiKey(hash: hash) }) else {
+                throw RefusalError(refusal: .unknownKey)
+            }
+            // The lookup is by hash; compare the hashes again in constant time all the same.
+            guard Crypto.constantTimeEqual(Array(key.hash.utf8), Array(hash.utf8)) else {
+                throw RefusalError(refusal: .unknownKey)
+            }
+            if key.revokedAt != nil { throw RefusalError(refusal: .revokedKey) }
+            if let expiresAt = key.expiresAt, expiresAt <= now { throw RefusalError(refusal: .expiredKey) }
+            let caller = try await caller(
+                userId: key.userId, credential: .apiKey(id: key.id, expiresAt: key.expiresAt, scopes: key.scopes))
+            let keyId = key.id
+            _ = try? await store.write { try $0.touchAPIKey(id: keyId) }
+            return caller
+        }
+        let claims: SessionToken.Claims
+        do {
+            claims = try SessionToken.verify(credential, secret: tokenSecret, now: now / 1000)
+        } catch {
+            switch error {
+            case .malformed: throw RefusalError(refusal: .malformedToken)
+            case .unsupportedAlgorithm: throw RefusalError(refusal: .badAlgorithm)
+            case .badSignature: throw RefusalError(refusal: .badSignature)
+            case .expired: throw RefusalError(refusal: .expiredToken)
+            }
+        }
+        let caller = try await caller(userId: claims.sub, credential: .sessionToken(id: claims.jti, expiresAt: claims.exp * 1000))
+        guard caller.tenantId == claims.tid else { throw RefusalError(refusal: .unknownUser) }
+        return caller
+    }
+
+    private func caller(userId: String, credential: Caller.Credential) async throws -> Caller {
+        let found = try await store.read { transaction -> (User, Tenant)? in
+            guard let user = try transaction.user(id: userId), let tenant = try transaction.tenant(id: user.tenantId) else {
+                return nil
+            }
+            return (user, tenant)
+        }
+        guard let (user, tenant) = found else { throw RefusalError(refusal: .unknownUser) }
+        if user.isDisabled { throw RefusalError(refusal: .disabledUser) }
+        return Caller(user: user, tenant: tenant, credential: credential)
+    }
+
+    /// Whether a caller's credential still holds (not revoked or expired, user not disabled); for
+    /// sessions whose credential another process may have revoked. Returns the refreshed caller.
+    func revalidate(_ caller: Caller) async throws -> Caller? {
+        let now = store.now
+        if let expiresAt = caller.expiresAt, expiresAt <= now { return nil }
+        let state = try await store.read { transaction -> (User?, APIKeyRecord?) in
+            let user = try transaction.user(id: caller.userId)
+            if case .apiKey(let id, _, _) = caller.credential {
+                return (user, try transaction.apiKey(id: id))
+            }
+            return (user, nil)
+        }
+        guard let user = state.0, !user.isDisabled else { return nil }
+        if case .apiKey = caller.credential, state.1?.revokedAt != nil || state.1 == nil { return nil }
+        var refreshed = caller
+        refreshed.isServerAdmin = user.isServerAdmin
+        refreshed.isTenantAdmin = user.isTenantAdmin
+        return refreshed
+    }
+
+    /// A new API key: the secret (returned once) and the record to store (its hash only).
+    static func makeAPIKey(
+        userId: String, tenantId: String, name: String, scopes: [String], expiresAt: Int64?, now: Int64
+    ) -> (secret: String, record: APIKeyRecord) {
+        let secret = keyPrefix + ByteEncoding.base64URL(Crypto.randomBytes(32))
+        let record = APIKeyRecord(
+            id: Identifier.make("key"), userId: userId, tenantId: tenantId, name: name,
+            prefix: String(secret.prefix(keyPrefix.count + 8)), hash: ByteEncoding.hex(Crypto.sha256(secret)),
+            scopes: scopes, createdAt: now, expiresAt: expiresAt)
+        return (secret, record)
+    }
+
+    /// A session token for the caller, valid `ttl` seconds.
+    func issueToken(for caller: Caller, ttl: Int64) -> (token: String, expiresAt: Int64) {
+        let nowSeconds = store.now / 1000
+        let claims = SessionToken.Claims(
+            sub: caller.userId, tid: caller.tenantId, iat: nowSeconds, exp: nowSeconds + ttl, jti: Identifier.make("tok"))
+        return (SessionToken.sign(claims, secret: tokenSecret), claims.exp * 1000)
+    }
+}
+
+extension ResponseError {
+    static func unauthenticated(_ message: String) -> ResponseError {
+        ResponseError(code: .unauthenticated, message: "Unauthenticated: \(message)")
+    }
+
+    static func forbidden(_ message: String) -> ResponseError {
+        ResponseError(code: .forbidden, message: "Forbidden: \(message)")
+    }
+
+    static func notFound(_ kind: String, _ id: String) -> ResponseError {
+        ResponseError(code: .notFound, message: "Not found: no \(kind) '\(id)'", data: ["kind": .string(kind), "id": .string(id)])
+    }
+
+    static func conflict(_ message: String, data: JSONValue? = nil) -> ResponseError {
+        ResponseError(code: .conflict, message: "Conflict: \(message)", data: data)
+    }
+}

@@ -1,0 +1,103 @@
+/// The schema, as numbered migrations. Applied at start in one transaction each; a migration that
+/// is recorded in `schema_migrations` is never run again. Only add new ones at the end; never edit one
+/// that has shipped. Types are chosen to mean the same in SQLite and PostgreSQL: TEXT, BIGINT
+/// (booleans 0/1, times in milliseconds), DOUBLE PRECISION.
+public struct Migration: Sendable {
+    public let version: Int
+    public let name: String
+    public let statements: [String]
+}
+
+public enum Schema {
+    public static let genesisHash = String(repeating: "0", count: 64)
+
+    public static let migrations: [Migration] = [
+        Migration(
+            version: 1, name: "tenancy, credentials and the audit log",
+            statements: [
+                """
+                CREATE TABLE tenants (
+                    id TEXT PRIMARY KEY,
+                    name TEXT NOT NULL UNIQUE,
+                    created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    email TEXT,
+                    is_server_admin BIGINT NOT NULL DEFAULT 0,
+                    is_tenant_admin BIGINT NOT NULL DEFAULT 0,
+                    disabled_at BIGINT,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (tenant_id, name))
+                """,
+                "CREATE INDEX users_tenant ON users (tenant_id)",
+                """
+                CREATE TABLE workspaces (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    description TEXT,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    UNIQUE (tenant_id, name))
+                """,
+                """
+                CREATE TABLE memberships (
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    role TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    PRIMARY KEY (workspace_id, user_id))
+                """,
+                "CREATE INDEX memberships_user ON memberships (user_id)",
+                """
+                CREATE TABLE api_keys (
+                    id TEXT PRIMARY KEY,
+                    user_id TEXT NOT NULL REFERENCES users(id),
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    prefix TEXT NOT NULL,
+                    hash TEXT NOT NULL UNIQUE,
+                    scopes TEXT NOT NULL DEFAULT '',
+                    created_at BIGINT NOT NULL,
+                    expires_at BIGINT,
+                    revoked_at BIGINT,
+                    last_used_at BIGINT)
+                """,
+                "CREATE INDEX api_keys_user ON api_keys (user_id)",
+                """
+                CREATE TABLE audit_log (
+                    seq BIGINT PRIMARY KEY,
+                    at BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    tenant_id TEXT,
+                    workspace_id TEXT,
+                    method TEXT NOT NULL,
+                    target TEXT,
+                    outcome TEXT NOT NULL,
+                    detail TEXT,
+                    prev_hash TEXT NOT NULL,
+                    hash TEXT NOT NULL)
+                """,
+                "CREATE INDEX audit_log_tenant_at ON audit_log (tenant_id, at)",
+                // The chain's head: one row, updated by every append. Appends serialise on it
+                // (a row lock in PostgreSQL, the write lock in SQLite), so the chain never forks, and
+                // `audit/verify` can tell a deleted last row from a short log.
+                """
+                CREATE TABLE audit_head (
+                    id BIGINT PRIMARY KEY,
+                    last_seq BIGINT NOT NULL,
+                    last_hash TEXT NOT NULL)
+                """,
+                "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, 0, '\(genesisHash)')",
+                """
+                CREATE TABLE settings (
+                    key TEXT PRIMARY KEY,
+                    value TEXT NOT NULL)
+                """,
+            ]),
+    ]
+}

@@ -1,0 +1,230 @@
+import ArgumentParser
+import DevModeProtocol
+import DevModeServer
+import DevModeStore
+import Foundation
+import JSONRPC
+
+/// `devmode admin …`: manage tenants, users, workspaces, keys and the audit log on this machine's
+/// database, through the same code as the RPC methods, audited with the actor `cli`.
+struct Admin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage tenants, users, workspaces, API keys and the audit log directly in the database.",
+        subcommands: [Bootstrap.self, TenantCommand.self, UserCommand.self, WorkspaceCommand.self, KeyCommand.self, AuditCommand.self]
+    )
+}
+
+/// Prints a result as JSON on stdout.
+func printJSON(_ value: some Encodable) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+}
+
+/// Runs an admin action with the store open; turns a refusal into a message and exit status 1.
+func withDirectory(_ storage: StorageOptions, _ body: (Directory) async throws -> Void) async throws {
+    let store = try await storage.openStore()
+    do {
+        try await body(Directory(store: store))
+        await store.driver.close()
+    } catch let error as JSONRPC.ResponseError {
+        await store.driver.close()
+        FileHandle.standardError.write(Data("devmode admin: \(error.message)\n".utf8))
+        throw ExitCode(1)
+    } catch {
+        await store.driver.close()
+        throw error
+    }
+}
+
+struct Bootstrap: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the first server admin and an API key for them (printed once).")
+
+    @OptionGroup var storage: StorageOptions
+    @Option(help: "The admin's tenant.") var tenant = "default"
+    @Option(help: "The admin's user name.") var user = "admin"
+
+    func run() async throws {
+        try await withDirectory(storage) { directory in
+            let existing = try await directory.store.read { try $0.serverAdminCount() }
+            guard existing == 0 else {
+                FileHandle.standardError.write(
+                    Data("devmode admin bootstrap: a server admin exists already; use 'devmode admin key create'\n".utf8))
+                throw ExitCode(1)
+            }
+            let tenant = try await directory.createTenant(name: tenant, by: .cli)
+            let user = try await directory.createUser(
+                tenantId: tenant.id, name: user, email: nil, isTenantAdmin: true, isServerAdmin: true, by: .cli)
+            let key = try await directory.createAPIKey(
+                userId: user.id, name: "bootstrap", expiresInSeconds: nil, scopes: [], by: .cli)
+            try printJSON(
+                BootstrapResult(
+                    tenant: TenantInfo(tenant), user: UserInfo(user), key: key.secret, apiKey: APIKeyInfo(key.record)))
+            FileHandle.standardError.write(Data("Keep the key: it is shown once and stored only as a hash.\n".utf8))
+        }
+    }
+
+    struct BootstrapResult: Encodable {
+        var tenant: TenantInfo
+        var user: UserInfo
+        var key: String
+        var apiKey: APIKeyInfo
+    }
+}
+
+struct TenantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "tenant", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        @Argument var name: String
+        func run() async throws {
+            try await withDirectory(storage) { try printJSON(TenantInfo(try await $0.createTenant(name: name, by: .cli))) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        func run() async throws {
+            try await withDirectory(storage) { try printJSON(try await $0.tenants(for: .cli).map(TenantInfo.init)) }
+        }
+    }
+}
+
+struct UserCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "user", subcommands: [Create.self, List.self, Disable.self])
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The tenant id.") var tenant: String
+        @Option var email: String?
+        @Flag(help: "Manages the tenant.") var tenantAdmin = false
+        @Flag(help: "Manages every tenant.") var serverAdmin = false
+        @Argument var name: String
+        func run() async throws {
+            try await withDirectory(storage) {
+                try printJSON(
+                    UserInfo(
+                        try await $0.createUser(
+                            tenantId: tenant, name: name, email: email, isTenantAdmin: tenantAdmin,
+                            isServerAdmin: serverAdmin, by: .cli)))
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The tenant id.") var tenant: String
+        func run() async throws {
+            try await withDirectory(storage) { try printJSON(try await $0.users(tenantId: tenant, for: .cli).map(UserInfo.init)) }
+        }
+    }
+
+    struct Disable: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Disable a user (their credentials stop working; running servers notice within seconds).")
+        @OptionGroup var storage: StorageOptions
+        @Flag(help: "Enable the user again instead.") var enable = false
+        @Argument var userId: String
+        func run() async throws {
+            try await withDirectory(storage) {
+                try printJSON(UserInfo(try await $0.setUserDisabled(id: userId, disabled: !enable, by: .cli)))
+            }
+        }
+    }
+}
+
+struct WorkspaceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "workspace", subcommands: [Create.self, List.self])
+
+    struct Create: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The tenant id.") var tenant: String
+        @Option(help: "The user id of its owner.") var owner: String
+        @Option var description: String?
+        @Argument var name: String
+        func run() async throws {
+            try await withDirectory(storage) {
+                let (workspace, _) = try await $0.createWorkspace(
+                    tenantId: tenant, name: name, description: description, ownerId: owner, by: .cli)
+                try printJSON(WorkspaceInfo(workspace, role: nil))
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        func run() async throws {
+            try await withDirectory(storage) {
+                try printJSON(try await $0.workspaces(for: .cli).map { WorkspaceInfo($0.0, role: nil) })
+            }
+        }
+    }
+}
+
+struct KeyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "key", subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an API key (the secret is printed once).")
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The user id.") var user: String
+        @Option var name = "cli"
+        @Option(help: "Seconds until it expires.") var expiresIn: Int?
+        @Option(help: "A method area it may call (repeat for more); none: every method.") var scope: [String] = []
+        func run() async throws {
+            try await withDirectory(storage) {
+                let key = try await $0.createAPIKey(
+                    userId: user, name: name, expiresInSeconds: expiresIn, scopes: scope, by: .cli)
+                try printJSON(APIKeyCreateResult(key: key.secret, apiKey: APIKeyInfo(key.record)))
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The user id.") var user: String
+        func run() async throws {
+            try await withDirectory(storage) { try printJSON(try await $0.apiKeys(userId: user, for: .cli).map(APIKeyInfo.init)) }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        @Argument var keyId: String
+        func run() async throws {
+            try await withDirectory(storage) { try printJSON(APIKeyInfo(try await $0.revokeAPIKey(id: keyId, by: .cli))) }
+        }
+    }
+}
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "audit", subcommands: [Verify.self, Query.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Walk the audit hash chain; exit 1 and name every edited or deleted row if any.")
+        @OptionGroup var storage: StorageOptions
+        func run() async throws {
+            try await withDirectory(storage) { directory in
+                let verification = try await directory.store.verifyAudit()
+                try printJSON(AuditVerifyResult(verification))
+                if !verification.ok { throw ExitCode(1) }
+            }
+        }
+    }
+
+    struct Query: AsyncParsableCommand {
+        @OptionGroup var storage: StorageOptions
+        @Option var limit = 50
+        @Option var method: String?
+        @Option var actor: String?
+        func run() async throws {
+            try await withDirectory(storage) { directory in
+                let filter = AuditFilter(actor: actor, method: method, limit: limit)
+                try printJSON(try await directory.store.read { try $0.queryAudit(filter) }.map(AuditEntryInfo.init))
+            }
+        }
+    }
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import DevModeServer
+import DevModeStore
+
+/// Where devmode keeps its data; shared by `serve` and `admin`.
+struct StorageOptions: ParsableArguments {
+    @Option(help: "The data directory (SQLite database, projects). Default: $XDG_DATA_HOME/devmode or ~/.local/share/devmode. (env: DEVMODE_DATA_DIR)")
+    var dataDir: String?
+
+    @Option(help: "A PostgreSQL URL (postgres://user@host:port/db) instead of SQLite, for processes that share one database. (env: DEVMODE_DATABASE_URL)")
+    var database: String?
+
+    /// The session-token key: `DEVMODE_TOKEN_SECRET` (at least 32 characters), else a random one
+    /// kept in the database. Read from the environment only, so it never shows in `ps`.
+    var tokenSecretBytes: [UInt8]? {
+        guard let secret = Environment.value("DEVMODE_TOKEN_SECRET"), !secret.isEmpty else { return nil }
+        return Array(secret.utf8)
+    }
+
+    func validate() throws {
+        if let secret = Environment.value("DEVMODE_TOKEN_SECRET"), !secret.isEmpty, secret.utf8.count < 32 {
+            throw ValidationError("DEVMODE_TOKEN_SECRET must be at least 32 characters")
+        }
+    }
+
+    func openStore() async throws -> Store {
+        do {
+            return try await StoreLocation.open(
+                dataDirectory: dataDir ?? Environment.value("DEVMODE_DATA_DIR"),
+                databaseURL: database ?? Environment.value("DEVMODE_DATABASE_URL"))
+        } catch {
+            throw ValidationError("cannot open the database: \(error)")
+        }
+    }
+}
