@@ -71,12 +71,14 @@ let package = Package(
         ),
         .target(
             name: "DevModeTestSupport",
-            dependencies: ["JSONRPC", "DevModeProtocol", "DevModeServer", "DevModeStore", "DevModeStoreSQLite"]
+            dependencies: [
+                "JSONRPC", "DevModeProtocol", "DevModeServer", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres",
+            ]
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(
             name: "DevModeStoreTests",
-            dependencies: ["DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeCrypto"]),
+            dependencies: ["DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeCrypto", "DevModeTestSupport"]),
         .testTarget(name: "DevModeProtocolTests", dependencies: ["DevModeProtocol", "DevModeServer", "DevModeTestSupport"]),
         .testTarget(
             name: "DevModeServerTests",
