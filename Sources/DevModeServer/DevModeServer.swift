@@ -11,6 +11,9 @@ public final class DevModeServer: Sendable {
     public let configuration: ServerConfiguration
     public let logger: Logger
     public let router: Router
+    /// The registry restricted to the methods served, so a method not served (a debug method
+    /// without `--enable-debug-methods`) is unknown, not merely refused.
+    let registry: MessageRegistry
     public let store: Store
     public let directory: Directory
     let authenticator: Authenticator
@@ -51,6 +54,7 @@ public final class DevModeServer: Sendable {
         self.authenticator = authenticator
         self.localCaller = localCaller
         self.router = Self.makeRouter(configuration)
+        self.registry = DevModeMessages.registry.restricted(to: router.methods)
     }
 
     static func makeRouter(_ configuration: ServerConfiguration) -> Router {
@@ -87,7 +91,7 @@ public final class DevModeServer: Sendable {
         let session = Session(
             id: id, transport: transport, server: self, localCaller: local ? localCaller : nil, logger: connectionLogger)
         let connection = Connection(
-            registry: DevModeMessages.registry, handler: session, framing: framing, limits: configuration.limits,
+            registry: registry, handler: session, framing: framing, limits: configuration.limits,
             logger: connectionLogger)
         connections.withLock { $0.open[ObjectIdentifier(connection)] = (connection, session) }
         return (connection, session)

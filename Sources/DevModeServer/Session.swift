@@ -24,7 +24,8 @@ public final class Session: MessageHandler {
 
     public let id: Int
     public let transport: String
-    private unowned(unsafe) let server: DevModeServer
+    // Strong: the server keeps open sessions in its table and drops them when their connection ends.
+    private let server: DevModeServer
     private let localCaller: Caller?
     private let logger: Logger
     private let state = LockedState(State())

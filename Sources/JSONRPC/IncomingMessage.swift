@@ -170,13 +170,18 @@ struct IncomingMessageBox: Decodable {
     /// Names the field that was wrong, relative to `params`.
     static func invalidParams(_ error: any Error) -> ResponseError {
         guard let error = error as? DecodingError else {
-            return .invalidParams(String(describing: error))
+            // Foundation reports a fraction or an out-of-range number for an integer field with an
+            // error of its own that names no field; say what it means, without its internal names.
+            if String(describing: error).contains("numberIsNotRepresentable") {
+                return .invalidParams("a number is a fraction or out of range where an integer is expected")
+            }
+            return .invalidParams("the params could not be read")
         }
         func path(_ codingPath: [any CodingKey]) -> String {
             var keys = codingPath
-            if let index = keys.lastIndex(where: { $0.stringValue == MessageKeys.params.stringValue }) {
+            if let index = keys.firstIndex(where: { $0.stringValue == MessageKeys.params.stringValue }) {
                 keys.removeFirst(index + 1)
-            } else if let index = keys.lastIndex(where: { $0.stringValue == MessageKeys.result.stringValue }) {
+            } else if let index = keys.firstIndex(where: { $0.stringValue == MessageKeys.result.stringValue }) {
                 keys.removeFirst(index + 1)
             }
             var text = ""
@@ -241,6 +246,10 @@ public struct JSONRPCDecoder {
     public func decode(_ payload: Data) -> DecodedPayload {
         guard let first = payload.first(where: { !JSONScan.isWhitespace($0) }) else {
             return .failure(.parseError("empty message"))
+        }
+        // JSONDecoder checks a string's UTF-8 only when that string is decoded (and then as a params error).
+        guard String(validating: payload, as: UTF8.self) != nil else {
+            return .failure(.parseError("not valid UTF-8"))
         }
         guard JSONScan.nestingDepth(of: payload, atMost: limits.maxNestingDepth) else {
             return .failure(

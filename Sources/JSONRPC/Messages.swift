@@ -65,6 +65,16 @@ public struct MessageRegistry: Sendable {
 
     public var methods: Set<String> { Set(requests.keys).union(notifications.keys) }
 
+    /// Only these methods (and `$/cancelRequest`): anything else decodes as method-not-found.
+    public func restricted(to methods: Set<String>) -> MessageRegistry {
+        var restricted = self
+        restricted.requests = requests.filter { methods.contains($0.key) }
+        restricted.notifications = notifications.filter {
+            methods.contains($0.key) || $0.key == CancelRequestNotification.method
+        }
+        return restricted
+    }
+
     public func merging(_ other: MessageRegistry) -> MessageRegistry {
         var merged = self
         merged.requests.merge(other.requests) { _, new in new }
