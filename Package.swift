@@ -20,11 +20,14 @@ let package = Package(
         // System libraries: one target each, one Swift module imports each.
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CPostgres", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CGit2", pkgConfig: "libgit2", providers: [.apt(["libgit2-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // Random bytes, SHA-256, HMAC and constant-time comparison through OpenSSL's libcrypto.
         .target(name: "DevModeCrypto", dependencies: ["COpenSSL"]),
         // The Store: models, schema, migrations and queries, written once over a small SQL seam.
         .target(name: "DevModeStore", dependencies: ["DevModeCrypto"]),
+        // A small safe Swift API over libgit2; every raw pointer stays in here.
+        .target(name: "DevModeGit", dependencies: ["CGit2"]),
         .target(name: "DevModeStoreSQLite", dependencies: ["DevModeStore", "CSQLite"]),
         .target(name: "DevModeStorePostgres", dependencies: ["DevModeStore", "CPostgres"]),
         // The JSON-RPC 2.0 core: ids, messages, framing, Connection. Knows nothing of tenants or NIO.
@@ -48,7 +51,7 @@ let package = Package(
             name: "DevModeServer",
             dependencies: [
                 "JSONRPC", "JSONRPCNIO", "DevModeProtocol", "DevModeCrypto",
-                "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres",
+                "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeGit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -76,6 +79,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit"]),
         .testTarget(
             name: "DevModeStoreTests",
             dependencies: ["DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeCrypto", "DevModeTestSupport"]),

@@ -34,6 +34,27 @@ public enum DevModeMessages {
         APIKeyRevokeRequest.self,
         AuditQueryRequest.self,
         AuditVerifyRequest.self,
+        ProjectCreateRequest.self,
+        ProjectListRequest.self,
+        ProjectGetRequest.self,
+        ProjectRenameRequest.self,
+        ProjectDeleteRequest.self,
+        ProjectOpenRequest.self,
+        ProjectWatchRequest.self,
+        FileListRequest.self,
+        FileReadRequest.self,
+        FileWriteRequest.self,
+        FileDeleteRequest.self,
+        FileMoveRequest.self,
+        FileSearchRequest.self,
+        VCSStatusRequest.self,
+        VCSCommitRequest.self,
+        VCSLogRequest.self,
+        VCSDiffRequest.self,
+        VCSRestoreRequest.self,
+        VCSBranchListRequest.self,
+        VCSBranchCreateRequest.self,
+        VCSCheckoutRequest.self,
     ]
 
     /// Requests that name no object by id, with why they need no isolation check. Every request is
@@ -50,12 +71,18 @@ public enum DevModeMessages {
         TenantListRequest.method: "lists only what the caller may see",
         WorkspaceListRequest.method: "lists only what the caller may see",
         AuditVerifyRequest.method: "server admins only",
+        ProjectOpenRequest.method: "names a folder, not an object; local mode only, inside the allowed roots",
     ]
 
     public static let notifications: [any NotificationType.Type] = [
         InitializedNotification.self,
         ExitNotification.self,
         CancelRequestNotification.self,
+    ]
+
+    /// Notifications the server sends to clients (never received).
+    public static let serverNotifications: [any NotificationType.Type] = [
+        ProjectDidChangeFilesNotification.self
     ]
 
     /// Methods served only when the server runs with `--enable-debug-methods`.

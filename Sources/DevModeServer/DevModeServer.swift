@@ -16,6 +16,7 @@ public final class DevModeServer: Sendable {
     let registry: MessageRegistry
     public let store: Store
     public let directory: Directory
+    public let projects: ProjectService
     let authenticator: Authenticator
     /// The local user, for stdio sessions in local mode.
     let localCaller: Caller?
@@ -51,6 +52,7 @@ public final class DevModeServer: Sendable {
         self.logger = logger
         self.store = store
         self.directory = Directory(store: store)
+        self.projects = ProjectService(settings: configuration.projects, store: store)
         self.authenticator = authenticator
         self.localCaller = localCaller
         self.router = Self.makeRouter(configuration)
@@ -64,6 +66,9 @@ public final class DevModeServer: Sendable {
         registerAuthHandlers(&router)
         registerTenancyHandlers(&router)
         registerAuditHandlers(&router)
+        registerProjectHandlers(&router)
+        registerFileHandlers(&router)
+        registerVCSHandlers(&router)
         if configuration.enableDebugMethods {
             registerDebugHandlers(&router)
         }
@@ -123,6 +128,12 @@ public final class DevModeServer: Sendable {
                 group.addTask { await connection.stop(grace: grace) }
             }
         }
+    }
+
+    /// Closes the open repositories and the database. Call after the transports have stopped.
+    public func close() async {
+        await projects.close()
+        await store.driver.close()
     }
 
     var uptime: Double {

@@ -8,7 +8,20 @@ public struct RequestContext: Sendable {
     public let connection: Connection
     /// Who is calling (established at `initialize`).
     public let caller: Caller
-    public let logger: Logger
+    let baseLogger: Logger
+    let method: String
+    let requestID: RequestID?
+
+    /// The session's logger with the method, request id, tenant and user in its metadata. Built when
+    /// asked for: most requests log nothing, and setting metadata is not free.
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "method"] = "\(method)"
+        if let requestID { logger[metadataKey: "request"] = "\(requestID)" }
+        logger[metadataKey: "tenant"] = "\(caller.tenantId)"
+        logger[metadataKey: "user"] = "\(caller.userId)"
+        return logger
+    }
 
     var actor: Actor { .caller(caller) }
 }

@@ -18,12 +18,17 @@ public struct ServerConfiguration: Sendable {
     /// How often an open session re-checks its credential in the database (a key revoked or a user
     /// disabled by another process). Revocations made through this process cut sessions off at once.
     public var credentialRecheckInterval: Duration
+    /// Where hosted projects live, the file size and storage limits, and (local mode) the folders
+    /// `project/open` may register.
+    public var projects: ProjectService.Settings
 
     public init(
         version: String = DevModeVersion.current, limits: Limits = Limits(), enableDebugMethods: Bool = false,
         shutdownGrace: Duration = .seconds(5), localMode: Bool = false, tokenSecret: [UInt8]? = nil,
-        credentialRecheckInterval: Duration = .seconds(5)
+        credentialRecheckInterval: Duration = .seconds(5),
+        projects: ProjectService.Settings = ProjectService.Settings(dataDirectory: StoreLocation.defaultDataDirectory)
     ) {
+        self.projects = projects
         self.localMode = localMode
         self.tokenSecret = tokenSecret
         self.credentialRecheckInterval = credentialRecheckInterval

@@ -64,10 +64,6 @@ public final class Session: MessageHandler {
         default:
             break
         }
-        var requestLogger = logger
-        requestLogger[metadataKey: "method"] = "\(method)"
-        requestLogger[metadataKey: "request"] = "\(id)"
-
         let caller: Caller
         if let initialize = request as? InitializeRequest {
             caller = try await authenticate(initialize, connection: connection)
@@ -75,10 +71,9 @@ public final class Session: MessageHandler {
             caller = try await currentCaller(connection: connection)
             try checkScopes(caller, method: method)
         }
-        requestLogger[metadataKey: "tenant"] = "\(caller.tenantId)"
-        requestLogger[metadataKey: "user"] = "\(caller.userId)"
         let context = RequestContext(
-            server: server, session: self, connection: connection, caller: caller, logger: requestLogger)
+            server: server, session: self, connection: connection, caller: caller, baseLogger: logger, method: method,
+            requestID: id)
         let result = try await server.router.handle(request, context: context)
         if method == ShutdownRequest.method {
             state.withLock {
@@ -153,12 +148,15 @@ public final class Session: MessageHandler {
         }
         // LSP: before `initialize`, notifications other than `exit` are dropped; so are a refused session's.
         guard case .initialized = phase, let caller else { return }
-        let context = RequestContext(server: server, session: self, connection: connection, caller: caller, logger: logger)
+        let context = RequestContext(
+            server: server, session: self, connection: connection, caller: caller, baseLogger: logger, method: method,
+            requestID: nil)
         await server.router.handle(notification, context: context)
     }
 
     public func connectionClosed(_ connection: Connection) async {
         server.connectionEnded(connection)
+        server.projects.sessionEnded(self)
         logger.debug("session ended")
     }
 }

@@ -99,5 +99,23 @@ public enum Schema {
                     value TEXT NOT NULL)
                 """,
             ]),
+        Migration(
+            version: 2, name: "projects",
+            statements: [
+                // `root` is where the repository lives: under the data directory for hosted projects,
+                // the user's own folder for local ones.
+                """
+                CREATE TABLE projects (
+                    id TEXT PRIMARY KEY,
+                    workspace_id TEXT NOT NULL REFERENCES workspaces(id) ON DELETE CASCADE,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    root TEXT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    UNIQUE (workspace_id, name))
+                """,
+                "CREATE INDEX projects_workspace ON projects (workspace_id)",
+            ]),
     ]
 }

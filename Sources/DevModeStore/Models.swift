@@ -171,3 +171,28 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     /// Hex SHA-256 of this row's fields and `prevHash`.
     public var hash: String
 }
+
+public struct Project: Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable, Codable {
+        /// A repository under the data directory.
+        case hosted
+        /// A folder on the user's machine, opened in local mode.
+        case local
+    }
+    public var id: String
+    public var workspaceId: String
+    public var tenantId: String
+    public var name: String
+    public var kind: Kind
+    public var root: String
+    public var createdAt: Int64
+    public init(id: String, workspaceId: String, tenantId: String, name: String, kind: Kind, root: String, createdAt: Int64) {
+        self.id = id
+        self.workspaceId = workspaceId
+        self.tenantId = tenantId
+        self.name = name
+        self.kind = kind
+        self.root = root
+        self.createdAt = createdAt
+    }
+}

@@ -101,3 +101,12 @@ public enum Identifier {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension Project {
+    init(row: SQLRow) {
+        self.init(
+            id: row["id"].text ?? "", workspaceId: row["workspace_id"].text ?? "", tenantId: row["tenant_id"].text ?? "",
+            name: row["name"].text ?? "", kind: Kind(rawValue: row["kind"].text ?? "") ?? .hosted, root: row["root"].text ?? "",
+            createdAt: row["created_at"].int64 ?? 0)
+    }
+}

@@ -201,6 +201,7 @@ public struct StoreTransaction {
     @discardableResult
     public func deleteWorkspace(id: String) throws -> Bool {
         try connection.execute("DELETE FROM memberships WHERE workspace_id = ?", .text(id))
+        try connection.execute("DELETE FROM projects WHERE workspace_id = ?", .text(id))
         return !(try connection.execute("DELETE FROM workspaces WHERE id = ? RETURNING id", .text(id))).isEmpty
     }
 
@@ -288,6 +289,42 @@ public struct StoreTransaction {
 
     public func touchAPIKey(id: String) throws {
         try connection.execute("UPDATE api_keys SET last_used_at = ? WHERE id = ?", .integer(now), .text(id))
+    }
+
+    // MARK: Projects
+
+    private static let projectColumns = "id, workspace_id, tenant_id, name, kind, root, created_at"
+
+    public func insertProject(_ project: Project) throws {
+        try connection.execute(
+            "INSERT INTO projects (\(Self.projectColumns)) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            .text(project.id), .text(project.workspaceId), .text(project.tenantId), .text(project.name),
+            .text(project.kind.rawValue), .text(project.root), .integer(project.createdAt))
+    }
+
+    public func project(id: String) throws -> Project? {
+        try connection.execute("SELECT \(Self.projectColumns) FROM projects WHERE id = ?", .text(id)).first
+            .map(Project.init(row:))
+    }
+
+    public func projects(workspaceId: String) throws -> [Project] {
+        try connection.execute(
+            "SELECT \(Self.projectColumns) FROM projects WHERE workspace_id = ? ORDER BY created_at, id", .text(workspaceId)
+        ).map(Project.init(row:))
+    }
+
+    public func project(root: String) throws -> Project? {
+        try connection.execute("SELECT \(Self.projectColumns) FROM projects WHERE root = ?", .text(root)).first
+            .map(Project.init(row:))
+    }
+
+    public func renameProject(id: String, name: String) throws {
+        try connection.execute("UPDATE projects SET name = ? WHERE id = ?", .text(name), .text(id))
+    }
+
+    @discardableResult
+    public func deleteProject(id: String) throws -> Bool {
+        !(try connection.execute("DELETE FROM projects WHERE id = ? RETURNING id", .text(id))).isEmpty
     }
 
     // MARK: Settings

@@ -5,16 +5,21 @@ import Foundation
 
 /// A real server over a fresh SQLite database in a temporary directory.
 public enum TestServer {
+    /// Hosted projects go to a fresh temporary data directory unless the configuration names one.
     public static func make(
         configuration: ServerConfiguration = ServerConfiguration(enableDebugMethods: true),
         driver: (any SQLDriver)? = nil
     ) async throws -> DevModeServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-test-\(UUID().uuidString)")
         let store: Store
         if let driver {
             store = Store(driver: driver)
         } else {
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-test-\(UUID().uuidString)")
             store = Store(driver: try SQLiteDriver(path: directory.path + "/devmode.sqlite3"))
+        }
+        var configuration = configuration
+        if configuration.projects.dataDirectory == StoreLocation.defaultDataDirectory {
+            configuration.projects.dataDirectory = directory.path
         }
         return try await DevModeServer.open(configuration: configuration, store: store)
     }

@@ -94,6 +94,7 @@ public struct FrameParser: Sendable {
                 let searchEnd = min(buffer.count, start + limits.maxHeaderLineBytes)
                 guard let newline = buffer[start..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
                     if buffer.count - start >= limits.maxHeaderLineBytes {
+                        start += 1  // Past this line's first byte, or a long `Content-Length:` line is found again forever.
                         state = .resynchronizing
                         return .error(
                             headerError("a header line is longer than \(limits.maxHeaderLineBytes) bytes (maxHeaderLineBytes)"))
@@ -170,7 +171,7 @@ public struct FrameParser: Sendable {
                 let searchEnd = min(buffer.count, start + limits.maxMessageBytes + 2)
                 guard let newline = buffer[start..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
                     if buffer.count - start > limits.maxMessageBytes + 1 {
-                        start = buffer.count
+                        start = searchEnd  // Not past it: the line's newline and the next lines may be buffered.
                         state = .skippingLine
                         return .error(
                             .payloadTooLarge(
@@ -185,6 +186,12 @@ public struct FrameParser: Sendable {
                 while lineStart < lineEnd && JSONScan.isWhitespace(buffer[lineStart]) { lineStart += 1 }
                 while lineEnd > lineStart && JSONScan.isWhitespace(buffer[lineEnd - 1]) { lineEnd -= 1 }
                 if lineStart == lineEnd { continue }
+                if lineEnd - lineStart > limits.maxMessageBytes {
+                    return .error(
+                        .payloadTooLarge(
+                            "a message line over \(limits.maxMessageBytes) bytes", limit: limits.maxMessageBytes,
+                            setting: "maxMessageBytes"))
+                }
                 return .message(Data(buffer[lineStart..<lineEnd]))
 
             case .skippingLine:
@@ -205,27 +212,47 @@ public struct FrameParser: Sendable {
 
     private static let contentLengthName = Array("content-length:".utf8)
 
-    /// Reads one `Name: value` line; returns a problem, or nil.
+    private static let contentLengthHeader = Array("content-length".utf8)
+
+    /// Reads one `Name: value` line; returns a problem, or nil. Bytes only: no strings are built
+    /// for the common case, because this runs for every message.
     private static func parseHeader(_ line: ArraySlice<UInt8>, into contentLength: inout Int?) -> String? {
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
             return "a header line without ':'"
         }
-        let name = String(decoding: line[line.startIndex..<colon], as: UTF8.self)
-            .trimmingCharacters(in: .whitespaces).lowercased()
-        let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingCharacters(in: .whitespaces)
-        guard name == "content-length" else {
+        var nameStart = line.startIndex
+        var nameEnd = colon
+        while nameStart < nameEnd && isBlank(line[nameStart]) { nameStart += 1 }
+        while nameEnd > nameStart && isBlank(line[nameEnd - 1]) { nameEnd -= 1 }
+        guard nameEnd - nameStart == contentLengthHeader.count,
+            zip(line[nameStart..<nameEnd], contentLengthHeader).allSatisfy({ lowercased($0) == $1 })
+        else {
             return nil  // Content-Type and anything else is tolerated.
         }
-        guard !value.isEmpty, value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-            let length = Int(value)
-        else {
-            return "Content-Length must be a non-negative integer, got '\(value.prefix(32))'"
+        var valueStart = colon + 1
+        var valueEnd = line.endIndex
+        while valueStart < valueEnd && isBlank(line[valueStart]) { valueStart += 1 }
+        while valueEnd > valueStart && isBlank(line[valueEnd - 1]) { valueEnd -= 1 }
+        var length = 0
+        let digits = line[valueStart..<valueEnd]
+        let valid = !digits.isEmpty && digits.count <= 18 && digits.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        if valid {
+            for digit in digits { length = length * 10 + Int(digit - UInt8(ascii: "0")) }
+        } else {
+            let shown = String(decoding: digits.prefix(32), as: UTF8.self)
+            return "Content-Length must be a non-negative integer, got '\(shown)'"
         }
         if let previous = contentLength, previous != length {
             return "two different Content-Length headers"
         }
         contentLength = length
         return nil
+    }
+
+    private static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+
+    private static func lowercased(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
     }
 
     /// Case-insensitive search for an ASCII lowercase needle.

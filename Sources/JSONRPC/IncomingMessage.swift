@@ -125,7 +125,7 @@ struct IncomingMessageBox: Decodable {
                 return .response(id: id, result: .failure(invalidParams(error)))
             }
         }
-        return .invalid(.invalidRequest("a message needs \"method\", \"result\" or \"error\""), reply: reply)
+        return .invalid(.invalidRequest("a message needs \"method\", \"result\" or \"error\""), reply: hasID ? reply : .null)
     }
 
     private static func decodeRequest<T: RequestType>(

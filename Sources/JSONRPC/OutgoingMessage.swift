@@ -2,32 +2,6 @@ import Foundation
 
 /// Encodes messages to JSON bytes (unframed). Keys: `jsonrpc`, `id`, then the payload.
 public enum OutgoingMessage {
-    private struct Response<R: Encodable>: Encodable {
-        let id: RequestID
-        let result: R
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: MessageKeys.self)
-            try container.encode("2.0", forKey: .jsonrpc)
-            try container.encode(id, forKey: .id)
-            try container.encode(result, forKey: .result)
-        }
-    }
-
-    private struct ErrorResponse: Encodable {
-        let id: RequestID?
-        let error: ResponseError
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: MessageKeys.self)
-            try container.encode("2.0", forKey: .jsonrpc)
-            if let id {
-                try container.encode(id, forKey: .id)
-            } else {
-                try container.encodeNil(forKey: .id)
-            }
-            try container.encode(error, forKey: .error)
-        }
-    }
-
     private struct Request<P: Encodable>: Encodable {
         let id: RequestID?
         let method: String
@@ -42,28 +16,54 @@ public enum OutgoingMessage {
         }
     }
 
-    private static func encoder() -> JSONEncoder {
+    /// One shared encoder: its settings never change after this, and encoding is safe from any thread.
+    private static let sharedEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return encoder
+    }()
+
+    private static func encoder() -> JSONEncoder { sharedEncoder }
+
+    /// `{"jsonrpc":"2.0","id":` — responses are assembled by hand around the encoded payload, so the
+    /// keys come in this order every time and no Codable envelope is built per reply.
+    private static let envelopeStart = Array(#"{"jsonrpc":"2.0","id":"#.utf8)
+
+    private static func appendID(_ id: RequestID?, to bytes: inout [UInt8]) throws {
+        switch id {
+        case .number(let value)?: bytes.append(contentsOf: String(value).utf8)
+        case .string(let value)?: bytes.append(contentsOf: try encoder().encode(value))
+        case nil: bytes.append(contentsOf: "null".utf8)
+        }
     }
 
     public static func response(_ result: any ResponseType, id: RequestID) throws -> [UInt8] {
-        try encode(result, id: id)
-    }
-
-    private static func encode<R: ResponseType>(_ result: R, id: RequestID) throws -> [UInt8] {
-        Array(try encoder().encode(Response(id: id, result: result)))
+        let payload = try encoder().encode(result)
+        var bytes = envelopeStart
+        bytes.reserveCapacity(payload.count + 48)
+        try appendID(id, to: &bytes)
+        bytes.append(contentsOf: #","result":"#.utf8)
+        bytes.append(contentsOf: payload)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     public static func error(_ error: ResponseError, id: RequestID?) -> [UInt8] {
-        if let bytes = try? encoder().encode(ErrorResponse(id: id, error: error)) {
-            return Array(bytes)
-        }
-        // Only a non-finite double in `data` can fail; drop the data rather than the reply.
         var plain = error
-        plain.data = nil
-        return Array((try? encoder().encode(ErrorResponse(id: id, error: plain))) ?? Data())
+        let payload: Data
+        if let encoded = try? encoder().encode(error) {
+            payload = encoded
+        } else {
+            // Only a non-finite double in `data` can fail; drop the data rather than the reply.
+            plain.data = nil
+            payload = (try? encoder().encode(plain)) ?? Data(#"{"code":-32603,"message":"Internal error"}"#.utf8)
+        }
+        var bytes = envelopeStart
+        try? appendID(id, to: &bytes)
+        bytes.append(contentsOf: #","error":"#.utf8)
+        bytes.append(contentsOf: payload)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     public static func request<R: RequestType>(_ request: R, id: RequestID) throws -> [UInt8] {

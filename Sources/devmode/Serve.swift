@@ -31,6 +31,13 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var storage: StorageOptions
 
+    @Option(help: "Local mode: a folder project/open may register (and everything under it); repeat for more. Default: your home folder.")
+    var allowedRoot: [String] = []
+    @Option(help: "Largest file a client may write, in bytes (maxFileBytes).")
+    var maxFileBytes: Int = 10 << 20
+    @Option(help: "Most bytes a workspace's hosted projects may hold (workspaceStorageBytes).")
+    var workspaceStorageBytes: Int = 1 << 30
+
     @Flag(help: "Over stdio, require a credential too (by default a stdio session acts as the local user).")
     var requireAuth = false
 
@@ -85,7 +92,11 @@ struct Serve: AsyncParsableCommand {
             configuration: ServerConfiguration(
                 limits: limits, enableDebugMethods: enableDebugMethods,
                 shutdownGrace: .milliseconds(Int(shutdownGrace * 1000)), localMode: stdio && !requireAuth,
-                tokenSecret: storage.tokenSecretBytes),
+                tokenSecret: storage.tokenSecretBytes,
+                projects: ProjectService.Settings(
+                    dataDirectory: storage.dataDirectory, maxFileBytes: maxFileBytes,
+                    workspaceStorageBytes: workspaceStorageBytes,
+                    allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot)),
             store: store, logger: logger)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
@@ -116,7 +127,7 @@ struct Serve: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
-        await store.driver.close()
+        await server.close()
         if let stdioService, stdioService.exitStatus != 0 {
             throw ExitCode(stdioService.exitStatus)
         }

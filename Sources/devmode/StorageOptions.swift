@@ -23,10 +23,15 @@ struct StorageOptions: ParsableArguments {
         }
     }
 
+    /// The data directory in force (flag, environment, default).
+    var dataDirectory: String {
+        dataDir ?? Environment.value("DEVMODE_DATA_DIR") ?? StoreLocation.defaultDataDirectory
+    }
+
     func openStore() async throws -> Store {
         do {
             return try await StoreLocation.open(
-                dataDirectory: dataDir ?? Environment.value("DEVMODE_DATA_DIR"),
+                dataDirectory: dataDirectory,
                 databaseURL: database ?? Environment.value("DEVMODE_DATABASE_URL"))
         } catch {
             throw ValidationError("cannot open the database: \(error)")

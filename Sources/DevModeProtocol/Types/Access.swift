@@ -2,7 +2,7 @@ import JSONRPC
 
 /// The kinds of object a request can name by id.
 public enum ObjectKind: String, Sendable, Hashable, CaseIterable {
-    case tenant, user, workspace, apiKey
+    case tenant, user, workspace, apiKey, project
 }
 
 /// A request that names one object by id. The server checks the caller's rights on that object;

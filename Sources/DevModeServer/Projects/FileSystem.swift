@@ -1,0 +1,130 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The few file operations projects need, with the guarantees devmode promises: a write goes to a
+/// temporary file in the same folder, is flushed, and renamed into place (a crash leaves the old or
+/// the new file, never half of one); the final component is opened without following symlinks.
+enum FileSystem {
+    struct Failure: Error, CustomStringConvertible {
+        let operation: String
+        let path: String
+        let code: Int32
+        var description: String { "\(operation) failed for \(path): \(String(cString: strerror(code)))" }
+        var isMissing: Bool { code == ENOENT || code == ENOTDIR }
+        var isExisting: Bool { code == EEXIST || code == ENOTEMPTY }
+    }
+
+    enum Kind { case file, directory, symlink, other }
+
+    static func kind(_ path: String) -> Kind? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        switch info.st_mode & S_IFMT {
+        case S_IFREG: return .file
+        case S_IFDIR: return .directory
+        case S_IFLNK: return .symlink
+        default: return .other
+        }
+    }
+
+    static func size(_ path: String) -> Int? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return Int(info.st_size)
+    }
+
+    /// Reads a regular file, refusing to follow a symlink in the last component.
+    static func read(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw Failure(operation: "fstat", path: path, code: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw Failure(operation: "read", path: path, code: EISDIR) }
+        guard Int(info.st_size) <= limit else { throw Failure(operation: "read", path: path, code: EFBIG) }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw Failure(operation: "read", path: path, code: errno)
+            }
+            if count == 0 { break }
+            offset += count
+        }
+        return Array(bytes.prefix(offset))
+    }
+
+    /// Writes atomically: temp file, fsync, rename, fsync of the folder. Creates missing folders.
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = directory + "/.devmode-write-" + UUID().uuidString
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(operation: "open", path: temporary, code: errno) }
+        var offset = 0
+        while offset < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(fd)
+                unlink(temporary)
+                throw Failure(operation: "write", path: temporary, code: code)
+            }
+            offset += count
+        }
+        guard fsync(fd) == 0 else {
+            let code = errno
+            close(fd)
+            unlink(temporary)
+            throw Failure(operation: "fsync", path: temporary, code: code)
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw Failure(operation: "rename", path: path, code: code)
+        }
+        syncDirectory(directory)
+    }
+
+    static func syncDirectory(_ directory: String) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    static func remove(_ path: String) throws {
+        if kind(path) == .directory {
+            guard rmdir(path) == 0 else { throw Failure(operation: "rmdir", path: path, code: errno) }
+        } else {
+            guard unlink(path) == 0 else { throw Failure(operation: "unlink", path: path, code: errno) }
+        }
+        syncDirectory((path as NSString).deletingLastPathComponent)
+    }
+
+    static func move(_ from: String, to: String, overwrite: Bool) throws {
+        try FileManager.default.createDirectory(
+            atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        if !overwrite && kind(to) != nil { throw Failure(operation: "rename", path: to, code: EEXIST) }
+        guard rename(from, to) == 0 else { throw Failure(operation: "rename", path: to, code: errno) }
+        syncDirectory((to as NSString).deletingLastPathComponent)
+    }
+
+    /// Total bytes of the regular files under `path` (symlinks not followed).
+    static func usage(_ path: String) -> Int {
+        guard let enumerator = FileManager.default.enumerator(atPath: path) else { return 0 }
+        var total = 0
+        while let next = enumerator.nextObject() as? String {
+            let full = path + "/" + next
+            if kind(full) == .file { total += size(full) ?? 0 }
+        }
+        return total
+    }
+}
