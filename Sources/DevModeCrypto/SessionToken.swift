@@ -14,13 +14,16 @@ public enum SessionToken {
         public var exp: Int64
         /// The token's own id.
         public var jti: String
+        /// The API key whose session minted it, if any: the token dies with that key.
+        public var kid: String?
 
-        public init(sub: String, tid: String, iat: Int64, exp: Int64, jti: String) {
+        public init(sub: String, tid: String, iat: Int64, exp: Int64, jti: String, kid: String? = nil) {
             self.sub = sub
             self.tid = tid
             self.iat = iat
             self.exp = exp
             self.jti = jti
+            self.kid = kid
         }
     }
 

@@ -1,4 +1,5 @@
 import DevModeProtocol
+import DevModeStore
 import JSONRPC
 import Logging
 
@@ -69,7 +70,7 @@ public final class Session: MessageHandler {
             caller = try await authenticate(initialize, connection: connection)
         } else {
             caller = try await currentCaller(connection: connection)
-            try checkScopes(caller, method: method)
+            try await checkScopes(caller, method: method)
         }
         let context = RequestContext(
             server: server, session: self, connection: connection, caller: caller, baseLogger: logger, method: method,
@@ -104,6 +105,11 @@ public final class Session: MessageHandler {
             $0.phase = .initialized
             $0.checkedAt = .now
         }
+        // Sign-ins are security events too (never with the secret).
+        _ = try? await server.store.audit(
+            AuditEvent(
+                actor: "user:\(caller.userId)", tenantId: caller.tenantId, method: InitializeRequest.method, target: transport,
+                detail: "signed in with \(caller.credentialName)"))
         return caller
     }
 
@@ -115,6 +121,10 @@ public final class Session: MessageHandler {
         guard let caller else { throw ResponseError.serverNotInitialized() }
         guard stale, caller.credential != .local else { return caller }
         guard let refreshed = try await server.authenticator.revalidate(caller) else {
+            _ = try? await server.store.audit(
+                AuditEvent(
+                    actor: "user:\(caller.userId)", tenantId: caller.tenantId, method: "session/cutOff", target: transport,
+                    outcome: .denied, detail: "credential revoked, expired or user disabled"))
             revoke("credential revoked, expired or user disabled")
             connection.close()
             throw ResponseError.unauthenticated("credential revoked, expired or user disabled")
@@ -127,12 +137,17 @@ public final class Session: MessageHandler {
     }
 
     /// An API key with scopes may call only the method areas it names (`workspace/…`, `file/…`).
-    private func checkScopes(_ caller: Caller, method: String) throws {
+    /// A refusal is a security event: audited.
+    private func checkScopes(_ caller: Caller, method: String) async throws {
         let scopes = caller.scopes
         guard !scopes.isEmpty else { return }
         let area = method.split(separator: "/").first.map(String.init) ?? method
         let alwaysAllowed: Set<String> = [ShutdownRequest.method, AuthWhoAmIRequest.method, ServerInfoRequest.method]
         guard alwaysAllowed.contains(method) || scopes.contains(area) else {
+            _ = try? await server.store.audit(
+                AuditEvent(
+                    actor: "user:\(caller.userId)", tenantId: caller.tenantId, method: method, outcome: .denied,
+                    detail: "outside the API key's scopes"))
             throw ResponseError.forbidden("this API key's scopes (\(scopes.joined(separator: ", "))) do not include '\(area)'")
         }
     }

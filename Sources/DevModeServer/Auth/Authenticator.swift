@@ -78,7 +78,13 @@ public struct Authenticator: Sendable {
             case .expired: throw RefusalError(refusal: .expiredToken)
             }
         }
-        let caller = try await caller(userId: claims.sub, credential: .sessionToken(id: claims.jti, expiresAt: claims.exp * 1000))
+        if let keyId = claims.kid {
+            let key = try await store.read { try $0.apiKey(id: keyId) }
+            guard let key, key.revokedAt == nil else { throw RefusalError(refusal: .revokedKey) }
+            if let expiresAt = key.expiresAt, expiresAt <= now { throw RefusalError(refusal: .expiredKey) }
+        }
+        let caller = try await caller(
+            userId: claims.sub, credential: .sessionToken(id: claims.jti, expiresAt: claims.exp * 1000, keyId: claims.kid))
         guard caller.tenantId == claims.tid else { throw RefusalError(refusal: .unknownUser) }
         return caller
     }
@@ -102,13 +108,16 @@ public struct Authenticator: Sendable {
         if let expiresAt = caller.expiresAt, expiresAt <= now { return nil }
         let state = try await store.read { transaction -> (User?, APIKeyRecord?) in
             let user = try transaction.user(id: caller.userId)
-            if case .apiKey(let id, _, _) = caller.credential {
-                return (user, try transaction.apiKey(id: id))
+            if let keyId = caller.apiKeyId {
+                return (user, try transaction.apiKey(id: keyId))
             }
             return (user, nil)
         }
         guard let user = state.0, !user.isDisabled else { return nil }
-        if case .apiKey = caller.credential, state.1?.revokedAt != nil || state.1 == nil { return nil }
+        if caller.apiKeyId != nil {
+            guard let key = state.1, key.revokedAt == nil else { return nil }
+            if let expiresAt = key.expiresAt, expiresAt <= now { return nil }
+        }
         var refreshed = caller
         refreshed.isServerAdmin = user.isServerAdmin
         refreshed.isTenantAdmin = user.isTenantAdmin
@@ -127,11 +136,15 @@ public struct Authenticator: Sendable {
         return (secret, record)
     }
 
-    /// A session token for the caller, valid `ttl` seconds.
+    /// A session token for the caller, valid `ttl` seconds, never past the expiry of the key behind
+    /// the session, and revoked with it.
     func issueToken(for caller: Caller, ttl: Int64) -> (token: String, expiresAt: Int64) {
         let nowSeconds = store.now / 1000
+        var expiry = nowSeconds + ttl
+        if let keyExpiry = caller.expiresAt { expiry = min(expiry, keyExpiry / 1000) }
         let claims = SessionToken.Claims(
-            sub: caller.userId, tid: caller.tenantId, iat: nowSeconds, exp: nowSeconds + ttl, jti: Identifier.make("tok"))
+            sub: caller.userId, tid: caller.tenantId, iat: nowSeconds, exp: expiry, jti: Identifier.make("tok"),
+            kid: caller.apiKeyId)
         return (SessionToken.sign(claims, secret: tokenSecret), claims.exp * 1000)
     }
 }

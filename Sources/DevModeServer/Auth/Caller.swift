@@ -5,7 +5,8 @@ import Foundation
 public struct Caller: Sendable, Hashable {
     public enum Credential: Sendable, Hashable {
         case apiKey(id: String, expiresAt: Int64?, scopes: [String])
-        case sessionToken(id: String, expiresAt: Int64)
+        /// `keyId`: the API key the token was minted from (it dies with that key).
+        case sessionToken(id: String, expiresAt: Int64, keyId: String?)
         /// Local mode over stdio: trusted because the OS process boundary is.
         case local
     }
@@ -41,10 +42,19 @@ public struct Caller: Sendable, Hashable {
         return []
     }
 
+    /// The API key behind this session: the key itself, or the key a token was minted from.
+    var apiKeyId: String? {
+        switch credential {
+        case .apiKey(let id, _, _): return id
+        case .sessionToken(_, _, let keyId): return keyId
+        case .local: return nil
+        }
+    }
+
     var expiresAt: Int64? {
         switch credential {
         case .apiKey(_, let expiresAt, _): return expiresAt
-        case .sessionToken(_, let expiresAt): return expiresAt
+        case .sessionToken(_, let expiresAt, _): return expiresAt
         case .local: return nil
         }
     }

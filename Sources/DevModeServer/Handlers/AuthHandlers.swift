@@ -8,6 +8,10 @@ extension DevModeServer {
             IdentityInfo(context.caller)
         }
         router.on(AuthTokenRequest.self) { request, context in
+            // Tokens carry no scopes: a scoped key minting one would shed its scopes.
+            guard context.caller.scopes.isEmpty else {
+                throw ResponseError.forbidden("a key with scopes cannot mint session tokens")
+            }
             let ttl = request.ttlSeconds ?? 3600
             guard (1...86_400).contains(ttl) else {
                 throw ResponseError.invalidParams("ttlSeconds must be 1…86400", field: "ttlSeconds")

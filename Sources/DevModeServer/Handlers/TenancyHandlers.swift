@@ -101,10 +101,8 @@ extension DevModeServer {
         }
         router.on(APIKeyRevokeRequest.self) { request, context in
             let key = try await context.server.directory.revokeAPIKey(id: request.apiKeyId, by: context.actor)
-            context.server.cutOff(reason: "API key revoked") { caller in
-                if case .apiKey(let id, _, _) = caller.credential { return id == key.id }
-                return false
-            }
+            // Sessions opened with the key, and with tokens minted from it.
+            context.server.cutOff(reason: "API key revoked") { $0.apiKeyId == key.id }
             return APIKeyInfo(key)
         }
     }

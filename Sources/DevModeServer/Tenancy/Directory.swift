@@ -65,8 +65,14 @@ public struct Directory: Sendable {
         guard let user = try transaction.user(id: id) else { throw ResponseError.notFound("user", id) }
         if let caller = actor.caller, !caller.isServerAdmin {
             guard user.tenantId == caller.tenantId else { throw ResponseError.notFound("user", id) }
-            if admin && !caller.isTenantAdmin && !(selfAllowed && caller.userId == id) {
+            let isSelf = selfAllowed && caller.userId == id
+            if admin && !caller.isTenantAdmin && !isSelf {
                 throw ResponseError.forbidden("only a tenant admin may do this")
+            }
+            // A tenant admin manages its tenant's users, not a server admin who happens to be in it
+            // (else minting a key for them would be a way up).
+            if admin && user.isServerAdmin && !isSelf {
+                throw ResponseError.forbidden("only a server admin may manage a server admin")
             }
         }
         return user
@@ -164,6 +170,10 @@ public struct Directory: Sendable {
 
     public func setUserDisabled(id: String, disabled: Bool, by actor: Actor) async throws -> User {
         if let caller = actor.caller, caller.userId == id, disabled {
+            _ = try? await store.audit(
+                AuditEvent(
+                    actor: actor.auditName, tenantId: caller.tenantId, method: UserDisableRequest.method, target: id,
+                    outcome: .denied, detail: "cannot disable yourself"))
             throw ResponseError.forbidden("you cannot disable yourself")
         }
         return try await change(UserDisableRequest.method, by: actor, target: id) { transaction in
@@ -188,7 +198,8 @@ public struct Directory: Sendable {
         guard let tenantId = tenantId ?? actor.caller?.tenantId else {
             throw ResponseError.invalidParams("tenantId is required", field: "tenantId")
         }
-        let ownerId = ownerId ?? actor.caller?.userId
+        // The creator owns it, unless a server admin creates it in another tenant (they need no membership).
+        let ownerId = ownerId ?? actor.caller.flatMap { $0.tenantId == tenantId ? $0.userId : nil }
         return try await change(WorkspaceCreateRequest.method, by: actor, tenantId: tenantId, target: name) { transaction in
             _ = try Self.tenant(tenantId, for: actor, admin: false, in: transaction)
             let workspace = Workspace(
@@ -332,11 +343,18 @@ public struct Directory: Sendable {
         userId: String?, name: String, expiresInSeconds: Int?, scopes: [String], by actor: Actor
     ) async throws -> (secret: String, record: APIKeyRecord) {
         let name = try Self.validName(name, field: "name")
-        if let expiresInSeconds, expiresInSeconds < 1 {
-            throw ResponseError.invalidParams("expiresInSeconds must be at least 1", field: "expiresInSeconds")
+        if let expiresInSeconds, !(1...Self.maxKeyLifetimeSeconds).contains(expiresInSeconds) {
+            throw ResponseError.invalidParams(
+                "expiresInSeconds must be 1…\(Self.maxKeyLifetimeSeconds) (ten years)", field: "expiresInSeconds")
         }
         for scope in scopes where !Self.isValidScope(scope) {
             throw ResponseError.invalidParams("unknown scope '\(scope)'", field: "scopes")
+        }
+        // A scoped key cannot mint a key wider than itself.
+        if let callerScopes = actor.caller?.scopes, !callerScopes.isEmpty,
+            scopes.isEmpty || !Set(scopes).isSubset(of: Set(callerScopes))
+        {
+            throw ResponseError.forbidden("a key with scopes can only create keys within the same scopes")
         }
         guard let userId = userId ?? actor.caller?.userId else {
             throw ResponseError.invalidParams("userId is required", field: "userId")
@@ -393,6 +411,8 @@ public struct Directory: Sendable {
         }
         return trimmed
     }
+
+    static let maxKeyLifetimeSeconds = 10 * 365 * 24 * 3600
 
     static func isValidScope(_ scope: String) -> Bool {
         !scope.isEmpty && scope.count <= 40 && scope.allSatisfy { $0.isLetter || $0.isNumber || $0 == "$" }
