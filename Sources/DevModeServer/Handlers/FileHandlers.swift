@@ -64,7 +64,7 @@ extension DevModeServer {
             let projects = context.server.projects
             let project = try await projects.project(request.projectId, for: context.actor, atLeast: .viewer)
             let path = try ProjectPath.resolve(request.path, in: project.root)
-            let bytes = try projects.readFile(path)
+            let bytes = try projects.readFile(path.followingFinalSymlink(in: project.root))
             let (content, encoding) = FileContentCoding.encode(bytes)
             return FileReadResult(
                 path: path.relative, content: content, encoding: encoding, version: try GitRepository.blobID(of: bytes),
@@ -73,7 +73,7 @@ extension DevModeServer {
 
         router.on(FileWriteRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: FileWriteRequest.method)
             let path = try ProjectPath.resolve(request.path, in: project.root)
             let bytes = try FileContentCoding.decode(request.content, encoding: request.encoding)
             let result = try await projects.change(
@@ -111,7 +111,7 @@ extension DevModeServer {
 
         router.on(FileDeleteRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: FileDeleteRequest.method)
             let path = try ProjectPath.resolve(request.path, in: project.root)
             try await projects.change(project, method: FileDeleteRequest.method, target: path.relative, by: context.actor) {
                 let path = try ProjectPath.resolve(request.path, in: project.root)
@@ -142,7 +142,7 @@ extension DevModeServer {
 
         router.on(FileMoveRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: FileMoveRequest.method)
             let from = try ProjectPath.resolve(request.from, in: project.root)
             let to = try ProjectPath.resolve(request.to, in: project.root)
             try await projects.change(
@@ -240,6 +240,7 @@ extension ProjectService {
             }
         }
         var matches: [FileSearchResult.Match] = []
+        var truncated = false
         var timedOut = false
         let needle = caseSensitive ? request.query : request.query.lowercased()
         search: for file in files.sorted() {
@@ -265,11 +266,15 @@ extension ProjectService {
                     }
                 }
                 for column in columns {
-                    if matches.count >= maxResults { break search }
+                    // Truncated only when a match is left out, not when exactly maxResults exist.
+                    if matches.count >= maxResults {
+                        truncated = true
+                        break search
+                    }
                     matches.append(.init(path: file, line: number, character: column, text: String(lineText.prefix(500))))
                 }
             }
         }
-        return FileSearchResult(matches: matches, truncated: matches.count >= maxResults, timedOut: timedOut)
+        return FileSearchResult(matches: matches, truncated: truncated, timedOut: timedOut)
     }
 }

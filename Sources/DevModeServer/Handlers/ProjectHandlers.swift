@@ -10,8 +10,17 @@ extension DevModeServer {
             let projects = context.server.projects
             let name = try Directory.validName(request.name, field: "name")
             let actor = context.actor
-            let workspace = try await context.server.store.read {
-                try Directory.workspace(request.workspaceId, for: actor, atLeast: .member, in: $0).0
+            let workspace: Workspace
+            do {
+                workspace = try await context.server.store.read {
+                    try Directory.workspace(request.workspaceId, for: actor, atLeast: .member, in: $0).0
+                }
+            } catch let error as ResponseError {
+                _ = try? await context.server.store.audit(
+                    AuditEvent(
+                        actor: actor.auditName, tenantId: context.caller.tenantId, method: ProjectCreateRequest.method,
+                        target: request.workspaceId, outcome: .denied, detail: error.message))
+                throw error
             }
             // Check every initial file before anything is created.
             let id = Identifier.make("prj")
@@ -33,6 +42,8 @@ extension DevModeServer {
             let project = Project(
                 id: id, workspaceId: workspace.id, tenantId: workspace.tenantId, name: name, kind: .hosted, root: root,
                 createdAt: context.server.store.now)
+            // The initial files take the workspace's storage like any write.
+            try await projects.checkStorage(workspace.id, growingBy: files.reduce(0) { $0 + $1.1.count })
             let signature = try await context.signature()
             do {
                 let repository = try await GitRepository.create(at: root)
@@ -76,7 +87,7 @@ extension DevModeServer {
         router.on(ProjectRenameRequest.self) { request, context in
             let projects = context.server.projects
             let name = try Directory.validName(request.name, field: "name")
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .admin)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .admin, auditing: ProjectRenameRequest.method)
             do {
                 try await projects.change(project, method: ProjectRenameRequest.method, target: nil, by: context.actor) {
                     try await projects.store.write { try $0.renameProject(id: project.id, name: name) }
@@ -92,7 +103,7 @@ extension DevModeServer {
 
         router.on(ProjectDeleteRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .admin)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .admin, auditing: ProjectDeleteRequest.method)
             try await projects.change(project, method: ProjectDeleteRequest.method, target: nil, by: context.actor) {
                 try await projects.store.write { try $0.deleteProject(id: project.id) }
                 await projects.forget(project)

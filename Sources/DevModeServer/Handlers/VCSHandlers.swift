@@ -21,7 +21,7 @@ extension DevModeServer {
 
         router.on(VCSCommitRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: VCSCommitRequest.method)
             guard !request.message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 throw ResponseError.invalidParams("message must not be empty", field: "message")
             }
@@ -85,7 +85,7 @@ extension DevModeServer {
 
         router.on(VCSRestoreRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: VCSRestoreRequest.method)
             let path = try ProjectPath.resolve(request.path, in: project.root)
             let revision = request.revision ?? "HEAD"
             let repository = try await projects.repository(for: project)
@@ -124,7 +124,7 @@ extension DevModeServer {
 
         router.on(VCSBranchCreateRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: VCSBranchCreateRequest.method)
             let repository = try await projects.repository(for: project)
             let branch = try await projects.change(project, method: VCSBranchCreateRequest.method, target: request.name, by: context.actor) {
                 let branch = try await projects.git(project) {
@@ -137,7 +137,7 @@ extension DevModeServer {
 
         router.on(VCSCheckoutRequest.self) { request, context in
             let projects = context.server.projects
-            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member)
+            let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: VCSCheckoutRequest.method)
             let repository = try await projects.repository(for: project)
             let result = try await projects.change(project, method: VCSCheckoutRequest.method, target: request.branch, by: context.actor) {
                 let head = try await projects.git(project) { () -> String in
@@ -164,9 +164,12 @@ extension ProjectService {
             let message = error.message.replacingOccurrences(of: project.root + "/", with: "")
                 .replacingOccurrences(of: project.root, with: ".")
             if error.isNotFound { throw ResponseError(code: .notFound, message: "Not found: \(message)") }
-            if error.isConflict {
+            // A branch that exists already is a conflict, like any object that exists already.
+            if error.isConflict || error.isAlreadyExists {
                 throw ResponseError.conflict(message)
             }
+            // A branch name or revision git cannot parse is the client's params.
+            if error.isInvalidSpec { throw ResponseError.invalidParams(message) }
             throw ResponseError(code: .requestFailed, message: "Request failed: git: \(message)")
         }
     }

@@ -73,6 +73,22 @@ struct ProjectPath: Sendable, Hashable {
         }
     }
 
+    /// For reading: when the last component is a symlink (which `FileSystem.read` will not follow),
+    /// the file it leads to. `resolve` let it through because it stays inside the project and out
+    /// of `.git`; that is checked again here, just before the read.
+    func followingFinalSymlink(in root: String) throws -> ProjectPath {
+        guard FileSystem.kind(absolute) == .symlink else { return self }
+        let realRoot = Self.realPath(root) ?? root
+        guard let target = Self.realPath(absolute) else { throw Self.refuse(relative, "a symlink that leads nowhere") }
+        guard target == realRoot || target.hasPrefix(realRoot + "/") else {
+            throw Self.refuse(relative, "a symlink that leads outside the project")
+        }
+        if target.dropFirst(realRoot.count).split(separator: "/").contains(where: { $0.lowercased() == ".git" }) {
+            throw Self.refuse(relative, "a symlink into the .git folder")
+        }
+        return ProjectPath(relative: relative, absolute: target)
+    }
+
     static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }

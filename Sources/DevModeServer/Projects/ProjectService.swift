@@ -44,16 +44,29 @@ public final class ProjectService: Sendable {
 
     // MARK: Access
 
-    /// The project and the actor's role in its workspace (at least `minimum`), or not found.
-    func project(_ id: String, for actor: Actor, atLeast minimum: Role) async throws -> Project {
-        try await store.read { transaction in
-            guard let project = try transaction.project(id: id) else { throw ResponseError.notFound("project", id) }
-            do {
-                _ = try Directory.workspace(project.workspaceId, for: actor, atLeast: minimum, in: transaction)
-            } catch let error as ResponseError where error.code == .notFound {
-                throw ResponseError.notFound("project", id)
+    /// The project and the actor's role in its workspace (at least `minimum`), or not found. For a
+    /// change (`auditing` names its method), a refusal is audited as denied.
+    func project(_ id: String, for actor: Actor, atLeast minimum: Role, auditing method: String? = nil) async throws
+        -> Project
+    {
+        do {
+            return try await store.read { transaction in
+                guard let project = try transaction.project(id: id) else { throw ResponseError.notFound("project", id) }
+                do {
+                    _ = try Directory.workspace(project.workspaceId, for: actor, atLeast: minimum, in: transaction)
+                } catch let error as ResponseError where error.code == .notFound {
+                    throw ResponseError.notFound("project", id)
+                }
+                return project
             }
-            return project
+        } catch let error as ResponseError {
+            if let method {
+                _ = try? await store.audit(
+                    AuditEvent(
+                        actor: actor.auditName, tenantId: actor.caller?.tenantId, method: method, target: id,
+                        outcome: .denied, detail: error.message))
+            }
+            throw error
         }
     }
 
@@ -148,9 +161,15 @@ public final class ProjectService: Sendable {
                 "a file of \(newBytes) bytes", limit: settings.maxFileBytes, setting: "maxFileBytes")
         }
         guard project.kind == .hosted else { return }
-        let used = try await workspaceUsage(project.workspaceId)
-        let after = used - oldBytes + newBytes
-        if newBytes > oldBytes && after > settings.workspaceStorageBytes {
+        try await checkStorage(project.workspaceId, growingBy: newBytes - oldBytes)
+    }
+
+    /// Refuses growth that would take the workspace's hosted projects over `workspaceStorageBytes`
+    /// (shrinking is always allowed).
+    func checkStorage(_ workspaceId: String, growingBy delta: Int) async throws {
+        let used = try await workspaceUsage(workspaceId)
+        let after = used + delta
+        if delta > 0 && after > settings.workspaceStorageBytes {
             throw ResponseError(
                 code: .quotaExceeded,
                 message: "Quota exceeded: the workspace's storage would grow to \(after) bytes, over its limit",

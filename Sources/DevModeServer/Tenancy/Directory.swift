@@ -28,18 +28,35 @@ public struct Directory: Sendable {
                 return result
             }
         } catch let error as ResponseError {
-            _ = try? await store.audit(
-                AuditEvent(
-                    actor: actor.auditName, tenantId: tenantId ?? actor.caller?.tenantId, workspaceId: workspaceId,
-                    method: method, target: target, outcome: .denied, detail: error.message))
+            _ = try? await store.audit(await refusal(method, by: actor, tenantId: tenantId, workspaceId: workspaceId, target: target, error.message))
             throw error
         } catch let error as SQLError where error.kind == .uniqueViolation {
-            _ = try? await store.audit(
-                AuditEvent(
-                    actor: actor.auditName, tenantId: tenantId ?? actor.caller?.tenantId, workspaceId: workspaceId,
-                    method: method, target: target, outcome: .denied, detail: "already exists"))
+            _ = try? await store.audit(await refusal(method, by: actor, tenantId: tenantId, workspaceId: workspaceId, target: target, "already exists"))
             throw ResponseError.conflict("that name is already taken")
         }
+    }
+
+    /// A refusal's audit row. It is filed under the actor's own tenant, never one the request named
+    /// (which the caller controls and could fill with rows); a named tenant or workspace outside the
+    /// actor's tenant goes in the detail.
+    private func refusal(
+        _ method: String, by actor: Actor, tenantId: String?, workspaceId: String?, target: String?, _ reason: String
+    ) async -> AuditEvent {
+        let ownTenant = actor.caller?.tenantId ?? tenantId
+        var detail = reason
+        if let tenantId, tenantId != ownTenant { detail += " (tenant named: \(tenantId))" }
+        var ownWorkspace: String?
+        if let workspaceId {
+            let workspaceTenant = try? await store.read { try $0.workspace(id: workspaceId)?.tenantId }
+            if workspaceTenant == ownTenant {
+                ownWorkspace = workspaceId
+            } else {
+                detail += " (workspace named: \(workspaceId))"
+            }
+        }
+        return AuditEvent(
+            actor: actor.auditName, tenantId: ownTenant, workspaceId: ownWorkspace, method: method, target: target,
+            outcome: .denied, detail: detail)
     }
 
     // MARK: Rights

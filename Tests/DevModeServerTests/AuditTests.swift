@@ -1,0 +1,230 @@
+import DevModeCrypto
+import DevModeProtocol
+import DevModeServer
+import DevModeStore
+import DevModeTestSupport
+import Foundation
+import JSONRPC
+import Logging
+import Testing
+
+/// The audit log through RPC, on both engines: the hash chain catches edits and deletions made
+/// directly in the database, and `audit/query` shows each caller only what they manage.
+@Suite("Audit log")
+struct AuditTests {
+    /// A server and the tenancy fixture on a fresh database of `database`; nothing when that engine
+    /// is not available here.
+    private func withServer(
+        _ database: TestDatabase, _ body: (DevModeServer, TenancyFixture) async throws -> Void
+    ) async throws {
+        guard let test = try await makeTestDriver(database) else { return }
+        let projects = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-audit-test-\(UUID().uuidString)")
+        var configuration = ServerConfiguration()
+        configuration.projects.dataDirectory = projects.path
+        do {
+            let server = try await DevModeServer.open(
+                configuration: configuration, store: Store(driver: test.driver),
+                logger: Logger(label: "devmode.test") { _ in SwiftLogNoOpLogHandler() })
+            try await body(server, try await TenancyFixture.make(server: server))
+        } catch {
+            await test.cleanup()
+            try? FileManager.default.removeItem(at: projects)
+            throw error
+        }
+        await test.cleanup()
+        try? FileManager.default.removeItem(at: projects)
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func verifyNamesTheEditedAndTheDeletedRow(database: TestDatabase) async throws {
+        try await withServer(database) { server, fixture in
+            let admin = try await TestClient.connect(to: server, token: fixture.adminA.key)
+            let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
+            let one = try await admin.send(WorkspaceCreateRequest(name: "one"))
+            _ = try await admin.send(WorkspaceUpdateRequest(workspaceId: one.id, description: "first"))
+            let two = try await admin.send(WorkspaceCreateRequest(name: "two"))
+            _ = try await admin.send(MemberAddRequest(workspaceId: two.id, userId: fixture.memberA.user.id, role: .member))
+            _ = try await admin.send(WorkspaceDeleteRequest(workspaceId: one.id))
+
+            let clean = try await root.send(AuditVerifyRequest())
+            #expect(clean.ok)
+            #expect(clean.problems.isEmpty)
+            #expect(clean.rowsChecked == clean.lastSeq)
+
+            let rows = try await root.send(AuditQueryRequest(actor: "user:\(fixture.adminA.user.id)", limit: 500)).entries
+            let edited = try #require(rows.first { $0.method == WorkspaceUpdateRequest.method }).seq
+            let deleted = try #require(rows.first { $0.method == MemberAddRequest.method }).seq
+            #expect(deleted > edited + 1, "rows chosen apart, so each problem is judged on its own")
+            try await server.store.write { transaction in
+                try transaction.connection.execute(
+                    "UPDATE audit_log SET detail = ? WHERE seq = ?", .text("nothing happened here"), .integer(Int64(edited)))
+                try transaction.connection.execute("DELETE FROM audit_log WHERE seq = ?", .integer(Int64(deleted)))
+            }
+
+            let tampered = try await root.send(AuditVerifyRequest())
+            #expect(!tampered.ok)
+            #expect(tampered.problems.map { "\($0.seq) \($0.kind)" } == ["\(edited) altered", "\(deleted) missing"])
+
+            // Only a server admin may verify.
+            let member = try await TestClient.connect(to: server, token: fixture.memberA.key)
+            await expectError(.forbidden, "audit/verify by a tenant admin") { try await admin.send(AuditVerifyRequest()) }
+            await expectError(.forbidden, "audit/verify by a member") { try await member.send(AuditVerifyRequest()) }
+            for client in [admin, root, member] { await client.close() }
+        }
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func anEditWithItsHashRecomputedIsStillCaught(database: TestDatabase) async throws {
+        try await withServer(database) { server, fixture in
+            let admin = try await TestClient.connect(to: server, token: fixture.adminA.key)
+            let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
+            _ = try await admin.send(WorkspaceUpdateRequest(workspaceId: fixture.workspaceA.id, description: "x"))
+            _ = try await admin.send(WorkspaceCreateRequest(name: "later"))
+            let rows = try await root.send(AuditQueryRequest(method: WorkspaceUpdateRequest.method, limit: 500)).entries
+            let seq = Int64(try #require(rows.first).seq)
+
+            // A careful forger rewrites the row's own hash too; the next row still links to the original.
+            var entry = try #require(try await server.store.read { try $0.auditRows(afterSeq: seq - 1, limit: 1) }.first)
+            #expect(entry.seq == seq)
+            entry.actor = "user:\(fixture.memberA.user.id)"
+            entry.hash = AuditChain.hash(entry)
+            let forged = entry
+            try await server.store.write { transaction in
+                try transaction.connection.execute(
+                    "UPDATE audit_log SET actor = ?, hash = ? WHERE seq = ?", .text(forged.actor), .text(forged.hash),
+                    .integer(seq))
+            }
+            let result = try await root.send(AuditVerifyRequest())
+            #expect(result.problems.map { "\($0.seq) \($0.kind)" } == ["\(seq) altered"])
+            await admin.close()
+            await root.close()
+        }
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func auditQueryShowsEachCallerOnlyWhatTheyManage(database: TestDatabase) async throws {
+        try await withServer(database) { server, fixture in
+            let adminA = try await TestClient.connect(to: server, token: fixture.adminA.key)
+            let adminB = try await TestClient.connect(to: server, token: fixture.adminB.key)
+            let viewer = try await TestClient.connect(to: server, token: fixture.viewerA.key)
+            let member = try await TestClient.connect(to: server, token: fixture.memberA.key)
+            // wendy administers workspace alpha, and nothing else.
+            let wendy = try await server.directory.createUser(
+                tenantId: fixture.tenantA.id, name: "wendy", email: nil, isTenantAdmin: false, by: .cli)
+            let wendyKey = try await server.directory.createAPIKey(
+                userId: wendy.id, name: "test", expiresInSeconds: nil, scopes: [], by: .cli)
+            _ = try await adminA.send(MemberAddRequest(workspaceId: fixture.workspaceA.id, userId: wendy.id, role: .admin))
+            let workspaceAdmin = try await TestClient.connect(to: server, token: wendyKey.secret)
+
+            _ = try await adminA.send(WorkspaceUpdateRequest(workspaceId: fixture.workspaceA.id, description: "a"))
+            let other = try await adminA.send(WorkspaceCreateRequest(name: "other"))
+            _ = try await adminA.send(WorkspaceUpdateRequest(workspaceId: other.id, description: "elsewhere"))
+            _ = try await adminB.send(WorkspaceUpdateRequest(workspaceId: fixture.workspaceB.id, description: "b"))
+            _ = try await adminB.send(APIKeyCreateRequest(name: "b-key"))
+            // Noise: refusals in tenant B and a failed login (which belongs to no tenant).
+            await expectError(.conflict) {
+                try await adminB.send(MemberRemoveRequest(workspaceId: fixture.workspaceB.id, userId: fixture.adminB.user.id))
+            }
+            let stranger = TestClient(server: server)
+            await expectError(.unauthenticated) { try await stranger.initialize(token: "dmk_nope") }
+            await stranger.close()
+
+            // Tenant admins: their own tenant, all of it, nothing else.
+            let seenByA = try await adminA.send(AuditQueryRequest(limit: 500)).entries
+            #expect(seenByA.contains { $0.method == WorkspaceUpdateRequest.method && $0.workspaceId == fixture.workspaceA.id })
+            #expect(seenByA.contains { $0.workspaceId == other.id })
+            #expect(seenByA.allSatisfy { $0.tenantId == fixture.tenantA.id }, "\(seenByA.filter { $0.tenantId != fixture.tenantA.id })")
+            let seenByB = try await adminB.send(AuditQueryRequest(limit: 500)).entries
+            #expect(seenByB.contains { $0.method == WorkspaceUpdateRequest.method && $0.workspaceId == fixture.workspaceB.id })
+            #expect(seenByB.contains { $0.outcome == "denied" })
+            #expect(seenByB.allSatisfy { $0.tenantId == fixture.tenantB.id }, "\(seenByB.filter { $0.tenantId != fixture.tenantB.id })")
+            // Asking for another tenant's workspace, or filtering by another tenant's actor, shows nothing.
+            await expectError(.notFound, "tenant A's admin asks for tenant B's workspace") {
+                try await adminA.send(AuditQueryRequest(workspaceId: fixture.workspaceB.id))
+            }
+            #expect(try await adminA.send(AuditQueryRequest(actor: "user:\(fixture.adminB.user.id)")).entries.isEmpty)
+            #expect(try await adminA.send(AuditQueryRequest(actor: "anonymous")).entries.isEmpty)
+
+            // Page by page, the filter holds too.
+            var pages = 0
+            var cursor: String?
+            repeat {
+                let page = try await adminA.send(AuditQueryRequest(cursor: cursor, limit: 3))
+                #expect(page.entries.allSatisfy { $0.tenantId == fixture.tenantA.id })
+                cursor = page.nextCursor
+                pages += 1
+            } while cursor != nil && pages < 100
+            #expect(pages > 1)
+
+            // Workspace viewers and members: forbidden; workspace admins: their workspace only.
+            await expectError(.forbidden, "a viewer of alpha") {
+                try await viewer.send(AuditQueryRequest(workspaceId: fixture.workspaceA.id))
+            }
+            await expectError(.forbidden, "a viewer naming no workspace") { try await viewer.send(AuditQueryRequest()) }
+            await expectError(.forbidden, "a member of alpha") {
+                try await member.send(AuditQueryRequest(workspaceId: fixture.workspaceA.id))
+            }
+            let seenByWendy = try await workspaceAdmin.send(AuditQueryRequest(workspaceId: fixture.workspaceA.id, limit: 500)).entries
+            #expect(!seenByWendy.isEmpty)
+            #expect(seenByWendy.allSatisfy { $0.workspaceId == fixture.workspaceA.id && $0.tenantId == fixture.tenantA.id })
+            await expectError(.forbidden, "a workspace admin naming no workspace") {
+                try await workspaceAdmin.send(AuditQueryRequest())
+            }
+            await expectError(.notFound, "a workspace admin asking for a workspace it is not in") {
+                try await workspaceAdmin.send(AuditQueryRequest(workspaceId: other.id))
+            }
+            for client in [adminA, adminB, viewer, member, workspaceAdmin] { await client.close() }
+        }
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func failedAuthenticationsAreAuditedAsDeniedAnonymousWithoutSecrets(database: TestDatabase) async throws {
+        try await withServer(database) { server, fixture in
+            let storedSecret = try #require(try await server.store.read { try $0.setting("token_secret") })
+            let now = Store.systemClock() / 1000
+            let claims = SessionToken.Claims(
+                sub: fixture.memberA.user.id, tid: fixture.tenantA.id, iat: now - 7200, exp: now - 3600, jti: "tok_old")
+            let unknownKey = "dmk_" + ByteEncoding.base64URL(Crypto.randomBytes(32))
+            let attempts: [String?] = [
+                unknownKey,
+                "my-password-123",
+                SessionToken.sign(claims, secret: Array("someone else's key".utf8)),
+                SessionToken.sign(claims, secret: Array(storedSecret.utf8)),
+                nil,
+            ]
+            for credential in attempts {
+                let client = TestClient(server: server)
+                await expectError(.unauthenticated) { try await client.initialize(token: credential) }
+                await client.close()
+            }
+
+            let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
+            let denied = try await root.send(
+                AuditQueryRequest(method: InitializeRequest.method, outcome: "denied", limit: 500)
+            ).entries
+            #expect(denied.count == attempts.count)
+            for entry in denied {
+                #expect(entry.actor == "anonymous")
+                #expect(entry.tenantId == nil && entry.workspaceId == nil)
+                let fields = [entry.actor, entry.method, entry.target, entry.detail].compactMap { $0 }
+                for secret in attempts.compactMap({ $0 }) + [storedSecret] {
+                    #expect(!fields.contains { $0.contains(secret) }, "audit row \(entry.seq) holds a secret")
+                }
+            }
+            // Each row says why (and the reasons differ), without saying it to the client.
+            #expect(Set(denied.compactMap(\.detail)).count == attempts.count, "\(denied.map(\.detail))")
+            // Successful sign-ins are audited too, under the user and tenant, and say how.
+            let admin = try await TestClient.connect(to: server, token: fixture.adminA.key)
+            let signIns = try await root.send(
+                AuditQueryRequest(actor: "user:\(fixture.adminA.user.id)", method: InitializeRequest.method)
+            ).entries
+            #expect(signIns.count == 1 && signIns.first?.outcome == "success" && signIns.first?.tenantId == fixture.tenantA.id)
+            // Failed ones belong to no tenant: a tenant admin sees its own tenant's sign-ins, not them.
+            let seenByAdmin = try await admin.send(AuditQueryRequest(method: InitializeRequest.method)).entries
+            #expect(!seenByAdmin.isEmpty)
+            #expect(seenByAdmin.allSatisfy { $0.actor != "anonymous" && $0.outcome == "success" && $0.tenantId == fixture.tenantA.id })
+            await root.close()
+            await admin.close()
+        }
+    }
+}
