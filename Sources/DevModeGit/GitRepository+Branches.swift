@@ -1,4 +1,5 @@
 import CGit2
+import Foundation
 
 extension GitRepository {
     /// Local branches, sorted by name. An unborn HEAD's branch is not listed (it has no commit).
@@ -90,9 +91,11 @@ extension GitRepository {
     }
 
     /// Writes `path` as it is at `revision` into the working tree, leaving the index and HEAD
-    /// alone, like `git restore --source=revision --worktree path`. A path that does not exist at
-    /// `revision` is deleted from the working tree. A directory is restored as a whole.
+    /// alone, like `git restore --source=revision --worktree path`. A file that does not exist at
+    /// `revision` is deleted from the working tree, tracked or not. A directory is restored as a
+    /// whole (tracked files absent at `revision` deleted); untracked files inside it are kept.
     public func restore(path: String, revision: String) async throws {
+        let workdir = self.workdir
         try await perform { repo in
             let path = Self.normalise(path)
             guard !path.isEmpty else {
@@ -103,13 +106,15 @@ extension GitRepository {
             defer { git_object_free(commit) }
             var options = git_checkout_options()
             try check(git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION)), "git_checkout_options_init")
-            // FORCE: overwrite local changes (that is the point); REMOVE_UNTRACKED: a path absent at
-            // the revision goes even when it was never committed; the pathspec keeps all of this
-            // to `path`.
+            // FORCE: overwrite local changes (that is the point); the pathspec keeps it to `path`.
+            // REMOVE_UNTRACKED, for a single file only: a file absent at the revision goes even
+            // when it was never committed, but a directory's new files are nobody's to delete.
+            var info = stat()
+            let isDirectory = lstat(workdir + "/" + path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
             options.checkout_strategy = GIT_CHECKOUT_FORCE.rawValue
-                | GIT_CHECKOUT_REMOVE_UNTRACKED.rawValue
                 | GIT_CHECKOUT_DONT_UPDATE_INDEX.rawValue
                 | GIT_CHECKOUT_DISABLE_PATHSPEC_MATCH.rawValue
+                | (isDirectory ? 0 : GIT_CHECKOUT_REMOVE_UNTRACKED.rawValue)
             try withStrArray([path]) { pathspec in
                 options.paths = pathspec
                 try check(git_checkout_tree(repo, commit, &options), "git_checkout_tree")

@@ -25,19 +25,25 @@ extension GitRepository {
             var index: OpaquePointer?
             try check(git_repository_index(&index, repo), "git_repository_index")
             defer { git_index_free(index) }
-            // Reload from disk, dropping anything an earlier failed call left in memory and
-            // picking up what other processes (the git CLI) staged.
-            try check(git_index_read(index, 1), "git_index_read")
-
-            if let paths {
-                for path in paths.map(Self.normalise) where !path.isEmpty {
-                    try Self.stage(path, in: index!, workdir: workdir)
+            // Pick up what other processes (the git CLI) staged; reread only when the file changed.
+            try check(git_index_read(index, 0), "git_index_read")
+            do {
+                if let paths {
+                    for path in paths.map(Self.normalise) where !path.isEmpty {
+                        try Self.stage(path, in: index!, workdir: workdir)
+                    }
+                } else {
+                    try check(git_index_add_all(index, nil, GIT_INDEX_ADD_DEFAULT.rawValue, nil, nil), "git_index_add_all")
+                    try check(git_index_update_all(index, nil, nil, nil), "git_index_update_all")
                 }
-            } else {
-                try check(git_index_add_all(index, nil, GIT_INDEX_ADD_DEFAULT.rawValue, nil, nil), "git_index_add_all")
-                try check(git_index_update_all(index, nil, nil, nil), "git_index_update_all")
+                try check(git_index_write(index), "git_index_write")
+            } catch {
+                // The repository keeps one index object: drop what this call half-staged in memory
+                // so the next operation sees the index as it is on disk. (The error is already read.)
+                _ = git_index_read(index, 1)
+                git_error_clear()
+                throw error
             }
-            try check(git_index_write(index), "git_index_write")
 
             var treeID = git_oid()
             try check(git_index_write_tree(&treeID, index), "git_index_write_tree")

@@ -1,4 +1,5 @@
 import CGit2
+import Foundation
 
 extension GitRepository {
     /// The changes from commit (or tree) `from` to `to`, like `git diff from to -- paths`, with
@@ -10,7 +11,7 @@ extension GitRepository {
             defer { git_tree_free(old) }
             let new = try Self.tree(repo, to)
             defer { git_tree_free(new) }
-            return try Self.withDiffOptions(paths: paths, contextLines: contextLines, flags: 0) { options in
+            return try Self.withDiffOptions(repo, paths: paths, contextLines: contextLines, flags: 0) { options in
                 var diff: OpaquePointer?
                 try check(git_diff_tree_to_tree(&diff, repo, old, new, &options), "git_diff_tree_to_tree")
                 defer { git_diff_free(diff) }
@@ -32,10 +33,17 @@ extension GitRepository {
             let flags = GIT_DIFF_INCLUDE_UNTRACKED.rawValue
                 | GIT_DIFF_RECURSE_UNTRACKED_DIRS.rawValue
                 | GIT_DIFF_SHOW_UNTRACKED_CONTENT.rawValue
-            return try Self.withDiffOptions(paths: paths, contextLines: contextLines, flags: flags) { options in
+            return try Self.withDiffOptions(repo, paths: paths, contextLines: contextLines, flags: flags) { options in
+                // Refresh the index's stat data as `git diff` does (see `status()`), unless locked.
+                options.flags |= GIT_DIFF_UPDATE_INDEX.rawValue
                 var diff: OpaquePointer?
-                try check(git_diff_tree_to_workdir_with_index(&diff, repo, tree, &options),
-                          "git_diff_tree_to_workdir_with_index")
+                var code = git_diff_tree_to_workdir_with_index(&diff, repo, tree, &options)
+                if code == GIT_ELOCKED.rawValue {
+                    git_error_clear()
+                    options.flags &= ~GIT_DIFF_UPDATE_INDEX.rawValue
+                    code = git_diff_tree_to_workdir_with_index(&diff, repo, tree, &options)
+                }
+                try check(code, "git_diff_tree_to_workdir_with_index")
                 defer { git_diff_free(diff) }
                 return try Self.render(diff!)
             }
@@ -43,12 +51,13 @@ extension GitRepository {
     }
 
     private static func withDiffOptions<R>(
-        paths: [String]?, contextLines: Int, flags: UInt32, _ body: (inout git_diff_options) throws -> R
+        _ repo: OpaquePointer, paths: [String]?, contextLines: Int, flags: UInt32, _ body: (inout git_diff_options) throws -> R
     ) throws -> R {
         var options = git_diff_options()
         try check(git_diff_options_init(&options, UInt32(GIT_DIFF_OPTIONS_VERSION)), "git_diff_options_init")
         options.context_lines = UInt32(clamping: max(0, contextLines))
         options.flags = flags
+        if let abbreviation = abbreviationLength(repo) { options.id_abbrev = abbreviation }
         guard let paths else { return try body(&options) }
         options.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH.rawValue
         return try withStrArray(paths.map(normalise)) { pathspec in
@@ -57,12 +66,55 @@ extension GitRepository {
         }
     }
 
-    /// Detects renames, then turns each delta into its patch text and structure.
+    /// The length git abbreviates ids to on a diff's `index` line when `core.abbrev` is unset or
+    /// `auto` (git's default): 7 hex digits, one more for every factor of 4 of packed objects past
+    /// 2^14 (repo_find_unique_abbrev in git's object-name.c). libgit2 always uses 7, so a big
+    /// cloned repository would otherwise print shorter ids than `git diff`. nil: leave it to
+    /// libgit2, which reads a numeric `core.abbrev` itself.
+    private static func abbreviationLength(_ repo: OpaquePointer) -> UInt16? {
+        var config: OpaquePointer?
+        if git_repository_config_snapshot(&config, repo) == 0 {
+            defer { git_config_free(config) }
+            var value: UnsafePointer<CChar>?
+            if git_config_get_string(&value, config, "core.abbrev") == 0, let value {
+                switch String(cString: value).lowercased() {
+                case "auto": break
+                case "no", "false", "off": return 40
+                default: return nil
+                }
+            } else {
+                git_error_clear()
+            }
+        } else {
+            git_error_clear()
+        }
+        // git counts only packed objects here (repo_approximate_object_count): the last fan-out
+        // entry of each pack index.
+        let packs = String(cString: git_repository_commondir(repo)) + "objects/pack/"
+        var count: UInt64 = 0
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: packs)) ?? [] where name.hasSuffix(".idx") {
+            guard let handle = FileHandle(forReadingAtPath: packs + name) else { continue }
+            defer { try? handle.close() }
+            guard let header = try? handle.read(upToCount: 8 + 256 * 4), header.count >= 256 * 4 else { continue }
+            let bytes = [UInt8](header)
+            // Version 2 starts with "\377tOc" and a version number; version 1 starts with the fan-out.
+            let fanout = bytes.starts(with: [0xff, 0x74, 0x4f, 0x63]) ? 8 : 0
+            guard bytes.count >= fanout + 256 * 4 else { continue }
+            let last = fanout + 255 * 4
+            count += bytes[last..<(last + 4)].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        }
+        var highestBit = 0
+        var rest = count
+        while rest > 1 {
+            rest >>= 1
+            highestBit += 1
+        }
+        return UInt16(max(7, (highestBit + 2) / 2))
+    }
+
+    /// Detects renames (scored as git scores them), then turns each delta into its patch text and structure.
     private static func render(_ diff: OpaquePointer) throws -> GitDiff {
-        var find = git_diff_find_options()
-        try check(git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)), "git_diff_find_options_init")
-        find.flags = GIT_DIFF_FIND_RENAMES.rawValue
-        try check(git_diff_find_similar(diff, &find), "git_diff_find_similar")
+        try findRenames(diff)
 
         var text: [UInt8] = []
         var files: [GitDiffFile] = []
@@ -82,7 +134,8 @@ extension GitRepository {
                 var buffer = git_buf()
                 defer { git_buf_dispose(&buffer) }
                 try check(git_patch_to_buf(&buffer, patch), "git_patch_to_buf")
-                text += buffer.bytes
+                let hunkCount = git_patch_num_hunks(patch)
+                text += hunkCount == 0 && !file.isBinary ? withoutFileLines(buffer.bytes) : buffer.bytes
                 var context = 0, additions = 0, deletions = 0
                 try check(git_patch_line_stats(&context, &additions, &deletions, patch), "git_patch_line_stats")
                 file.additions = additions
@@ -92,6 +145,32 @@ extension GitRepository {
             files.append(file)
         }
         return GitDiff(patch: String(decoding: text, as: UTF8.self), files: files)
+    }
+
+    /// Marks renames in `diff` as `git diff` finds them by default: renames only (no copies), at
+    /// least 50% similar by git's own score.
+    static func findRenames(_ diff: OpaquePointer) throws {
+        var find = git_diff_find_options()
+        try check(git_diff_find_options_init(&find, UInt32(GIT_DIFF_FIND_OPTIONS_VERSION)), "git_diff_find_options_init")
+        find.flags = GIT_DIFF_FIND_RENAMES.rawValue
+        find.rename_threshold = 50
+        var metric = GitSimilaritySignature.metric
+        try withUnsafeMutablePointer(to: &metric) { metric in
+            find.metric = metric
+            try check(git_diff_find_similar(diff, &find), "git_diff_find_similar")
+        }
+    }
+
+    /// git writes the `--- a/x` and `+++ b/x` lines only before a first hunk; libgit2 also writes
+    /// them for a text change without hunks (an empty file added or deleted). Drops them there.
+    private static func withoutFileLines(_ patch: [UInt8]) -> [UInt8] {
+        guard patch.last == UInt8(ascii: "\n") else { return patch }
+        let newlines = patch.indices.filter { patch[$0] == UInt8(ascii: "\n") }
+        guard newlines.count >= 3 else { return patch }
+        let minusStart = newlines[newlines.count - 3] + 1
+        let plusStart = newlines[newlines.count - 2] + 1
+        guard patch[minusStart...].starts(with: "--- ".utf8), patch[plusStart...].starts(with: "+++ ".utf8) else { return patch }
+        return Array(patch[..<minusStart])
     }
 
     private static func hunks(of patch: OpaquePointer) throws -> [GitDiffHunk] {

@@ -1,8 +1,8 @@
 import CGit2
 
 extension GitRepository {
-    /// Commits reachable from `revision`, newest first, like `git log`: one revision walk in commit
-    /// date order. `revision` may be a range (`A..B`). With `path` (a file or directory), only
+    /// Commits reachable from `revision`, newest first, like `git log`: one lazy revision walk in
+    /// git's default (commit date) order, each commit looked up once. `revision` may be a range (`A..B`). With `path` (a file or directory), only
     /// commits that changed it, like `git log -- path`: a commit is kept when the path's tree entry
     /// differs from its parent's (for a merge: from every parent's, so merges that just brought in
     /// one side are not listed). `skip` and `limit` count the commits that are listed.
@@ -15,7 +15,11 @@ extension GitRepository {
             var walk: OpaquePointer?
             try check(git_revwalk_new(&walk, repo), "git_revwalk_new")
             defer { git_revwalk_free(walk) }
-            try check(git_revwalk_sorting(walk, GIT_SORT_TIME.rawValue), "git_revwalk_sorting")
+            // No sorting flag on purpose: libgit2's "unsorted" walk is git's default order (a list
+            // kept by commit date, newest popped first, parents inserted as they are reached) and
+            // it is lazy. GIT_SORT_TIME or TOPOLOGICAL make libgit2 walk the whole history before
+            // returning the first commit.
+            try check(git_revwalk_sorting(walk, GIT_SORT_NONE.rawValue), "git_revwalk_sorting")
             try Self.push(revision, to: walk!, repo: repo)
 
             let filter = path.map(Self.normalise).flatMap { $0.isEmpty ? nil : PathFilter(repo: repo, path: $0) }

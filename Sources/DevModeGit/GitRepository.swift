@@ -6,7 +6,8 @@ import Foundation
 ///
 /// Every operation runs on the repository's own serial `DispatchQueue`, never on the Swift
 /// cooperative pool: libgit2 calls block on disk, and a `git_repository` must not be used from two
-/// threads at once. Call `close()` when done; a repository dropped without it is a bug.
+/// threads at once. `close()` frees the libgit2 repository at a known point (later calls throw);
+/// dropping the last reference frees it too.
 ///
 /// `@unchecked Sendable`: the only mutable state is `handle`, and it is read and written only by
 /// blocks running on `queue`, which is serial (and in `deinit`, when no block can be running,
