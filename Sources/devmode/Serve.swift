@@ -66,7 +66,8 @@ struct Serve: AsyncParsableCommand {
             ("max-message-bytes", maxMessageBytes), ("max-header-line-bytes", maxHeaderLineBytes),
             ("max-header-block-bytes", maxHeaderBlockBytes), ("max-nesting-depth", maxNestingDepth),
             ("max-batch-length", maxBatchLength), ("max-requests-in-flight", maxRequestsInFlight),
-            ("max-outbound-bytes", maxOutboundBytes),
+            ("max-outbound-bytes", maxOutboundBytes), ("max-file-bytes", maxFileBytes),
+            ("workspace-storage-bytes", workspaceStorageBytes),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }

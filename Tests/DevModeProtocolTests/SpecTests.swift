@@ -26,10 +26,22 @@ import Testing
         #expect(names.count == Set(names).count, "a method is listed twice in openrpc.json: \(names)")
     }
 
-    // (a)
+    // (a) Server-to-client notifications are not in the registry (the server never receives them): they
+    // must be exactly `DevModeMessages.serverNotifications`, and everything else exactly the registry.
     @Test func methodsEqualTheRegistry() {
-        let inSpec = Set(spec.methods.map(\.name))
+        let toClients = Set(spec.methods.filter(\.isServerToClient).map(\.name))
+        let serverNotifications = Set(DevModeMessages.serverNotifications.map { $0.method })
+        #expect(
+            toClients == serverNotifications,
+            """
+            openrpc.json marks \(toClients.sorted()) "x-direction": "server-to-client", \
+            but DevModeMessages.serverNotifications is \(serverNotifications.sorted())
+            """)
+        let inSpec = Set(spec.methods.filter { !$0.isServerToClient }.map(\.name))
         let inRegistry = DevModeMessages.registry.methods
+        #expect(
+            inRegistry.isDisjoint(with: serverNotifications),
+            "server-to-client notifications must not be in DevModeMessages.registry: \(inRegistry.intersection(serverNotifications).sorted())")
         #expect(
             inRegistry.subtracting(inSpec).isEmpty,
             "in DevModeMessages.registry but missing from openrpc.json: \(inRegistry.subtracting(inSpec).sorted())")
@@ -40,7 +52,8 @@ import Testing
 
     // (b)
     @Test func methodsEqualTheServersTables() {
-        let inSpec = Set(spec.methods.map(\.name))
+        // Notifications the server sends are not in its method table: a client sending one is answered as unknown.
+        let inSpec = Set(spec.methods.filter { !$0.isServerToClient }.map(\.name))
         let debugServer = DevModeServer.methods(for: ServerConfiguration(enableDebugMethods: true))
         #expect(
             debugServer.subtracting(inSpec).isEmpty,
@@ -65,8 +78,15 @@ import Testing
 
     @Test func methodEntriesAreComplete() {
         let notifications = Set(DevModeMessages.registry.notifications.keys)
+            .union(DevModeMessages.serverNotifications.map { $0.method })
         for method in spec.methods {
             let name = method.name
+            if let direction = method.json["x-direction"] {
+                #expect(
+                    direction == "server-to-client" && method.isNotification,
+                    "\(name): \"x-direction\" may only be \"server-to-client\", on a notification (\"x-notification\": true)")
+                #expect(!method.isDebugOnly, "\(name): a server-to-client notification cannot be x-debug-only")
+            }
             #expect(hasText(method.json["summary"]), "\(name): no summary")
             #expect(hasText(method.json["description"]), "\(name): no description")
             #expect(method.json["paramStructure"] == "by-name", "\(name): paramStructure must be \"by-name\"")
@@ -276,10 +296,15 @@ import Testing
     // must succeed, sent in document order to a fresh local-mode server (the caller is the local user: server admin,
     // tenant admin, owner of the workspace "default"); the examples tell one story, and the ids the live server
     // gives its objects stand in for the examples' ids (`ExampleIDs`).
+    // `project/open` registers an existing folder of this machine inside the allowed roots: the examples' home folder
+    // (`ExampleIDs.exampleHome`, local mode's default allowed root) stands for a fresh temporary folder, the server's
+    // only allowed root, and the folder that the first example opens is made in it.
     @Test func liveResultsMatchTheSchemas() async throws {
-        let client = TestClient(
-            server: try await TestServer.make(configuration: ServerConfiguration(enableDebugMethods: true, localMode: true)),
-            local: true)
+        let home = try ExampleIDs.makeLiveHome()
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        var configuration = ServerConfiguration(enableDebugMethods: true, localMode: true)
+        configuration.projects.allowedRoots = [home]
+        let client = TestClient(server: try await TestServer.make(configuration: configuration), local: true)
         let requests = spec.methods.filter { !$0.isNotification }
         guard let initialize = requests.first(where: { $0.name == InitializeRequest.method }) else {
             Issue.record("no initialize in openrpc.json")
@@ -288,11 +313,18 @@ import Testing
         // `initialize` first, `shutdown` last; `debug/print` writes to this process's stdout on purpose.
         let middle = requests.filter { ![InitializeRequest.method, ShutdownRequest.method, DebugPrintRequest.method].contains($0.name) }
         let order = [initialize] + middle + requests.filter { $0.name == ShutdownRequest.method }
-        var ids = ExampleIDs()
+        var ids = ExampleIDs(liveHome: home)
         for method in order {
             guard let example = method.examples.first, let schema = method.json["result"]?["schema"] else { continue }
             var problems: [String] = []
             let params = ids.substituting(example.params, at: "params", problems: &problems)
+            if method.name == ProjectOpenRequest.method {
+                if let folder = params["path"]?.stringValue, folder.hasPrefix(home + "/") {
+                    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                } else {
+                    problems.append("params.path: must be a folder under \(ExampleIDs.exampleHome), the examples' home folder")
+                }
+            }
             do {
                 let result = try await client.connection.send(method: method.name, params: params)
                 spec.validate(result, against: schema, at: "result", problems: &problems)
@@ -405,6 +437,7 @@ private func hasText(_ value: JSONValue?) -> Bool {
 
 private func messageType(named method: String) -> (any MessageType.Type)? {
     DevModeMessages.registry.requests[method] ?? DevModeMessages.registry.notifications[method]
+        ?? DevModeMessages.serverNotifications.first { $0.method == method }
 }
 
 private func responseType<R: RequestType>(of type: R.Type) -> any ResponseType.Type { R.Response.self }
@@ -448,8 +481,32 @@ private func declaredErrorCodes() throws -> [String: Int] {
 /// learnt where the id appears in an example's result (outside arrays, whose order is the server's) from the same
 /// place in the live result, and puts the live ids into the params of later examples. Strict both ways: an example id
 /// must stand for one live object throughout, and a first example may only use ids the story introduced before it.
+///
+/// Paths under the examples' home folder (`exampleHome`) stand for the same paths under a live folder, in params and
+/// in results alike (a result's path must be exactly the live one).
 struct ExampleIDs {
     private var live: [String: String] = [:]
+    private let liveHome: String?
+
+    /// The home folder of the examples' local user, local mode's default allowed root for `project/open`.
+    static let exampleHome = "/home/ada"
+
+    init(liveHome: String? = nil) {
+        self.liveHome = liveHome
+    }
+
+    /// A fresh temporary folder to stand for `exampleHome`, symlinks resolved as the server resolves them.
+    static func makeLiveHome() throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-spec-home-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url.resolvingSymlinksInPath().path
+    }
+
+    /// The live path for a path under the examples' home folder; nil for anything else.
+    private func livePath(_ text: String) -> String? {
+        guard let liveHome, text == Self.exampleHome || text.hasPrefix(Self.exampleHome + "/") else { return nil }
+        return liveHome + text.dropFirst(Self.exampleHome.count)
+    }
 
     /// devmode's ids: a kind, `_`, and 16 lower-case letters and digits (`wsp_p4ym7nt3szk8wq2e`).
     static func looksLikeID(_ text: String) -> Bool {
@@ -458,6 +515,10 @@ struct ExampleIDs {
 
     mutating func learn(from example: JSONValue, live actual: JSONValue, at path: String, problems: inout [String]) {
         switch (example, actual) {
+        case (.string(let examplePath), .string(let actualPath)) where livePath(examplePath) != nil:
+            if let expected = livePath(examplePath), actualPath != expected {
+                problems.append("\(path): the examples' \(examplePath) stands for \(expected), but the live result has \(actualPath)")
+            }
         case (.string(let exampleID), .string(let liveID)) where Self.looksLikeID(exampleID):
             if let known = live[exampleID], known != liveID {
                 problems.append("\(path): the examples' \(exampleID) stood for \(known) before, but here for \(liveID)")
@@ -475,6 +536,8 @@ struct ExampleIDs {
 
     func substituting(_ params: JSONValue, at path: String, problems: inout [String]) -> JSONValue {
         switch params {
+        case .string(let text) where livePath(text) != nil:
+            return .string(livePath(text) ?? text)
         case .string(let text) where Self.looksLikeID(text):
             guard let liveID = live[text] else {
                 problems.append("\(path): \(text) is not an id that an earlier example's result introduced")
@@ -521,6 +584,8 @@ struct SpecMethod {
     var name: String { json["name"]?.stringValue ?? "?" }
     var isNotification: Bool { json["x-notification"] == true }
     var isDebugOnly: Bool { json["x-debug-only"] == true }
+    /// A notification the server sends to clients (`"x-direction": "server-to-client"`), never receives.
+    var isServerToClient: Bool { json["x-direction"] == "server-to-client" }
 
     var params: [SpecParam] {
         (json["params"]?.arrayValue ?? []).map { param in

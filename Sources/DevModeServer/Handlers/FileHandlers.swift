@@ -130,6 +130,10 @@ extension DevModeServer {
                     try FileSystem.remove(path.absolute)
                 } catch let error as FileSystem.Failure where error.isExisting {
                     throw ResponseError.conflict("the folder '\(path.relative)' is not empty")
+                } catch let error as FileSystem.Failure {
+                    throw ResponseError(
+                        code: .requestFailed,
+                        message: "Request failed: could not delete '\(path.relative)': \(String(cString: strerror(error.code)))")
                 }
                 projects.adjustUsage(project, by: -size)
                 return ((), nil)
@@ -155,6 +159,11 @@ extension DevModeServer {
                     try FileSystem.move(from.absolute, to: to.absolute, overwrite: request.overwrite ?? false)
                 } catch let error as FileSystem.Failure where error.isExisting {
                     throw ResponseError.conflict("'\(to.relative)' exists already (pass overwrite: true to replace it)")
+                } catch let error as FileSystem.Failure {
+                    // A folder into itself, a file onto a folder, a file in the way: the client's to hear.
+                    throw ResponseError(
+                        code: .requestFailed,
+                        message: "Request failed: could not move '\(from.relative)' to '\(to.relative)': \(String(cString: strerror(error.code)))")
                 }
                 return ((), nil)
             }

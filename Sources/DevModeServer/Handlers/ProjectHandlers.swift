@@ -47,7 +47,15 @@ extension DevModeServer {
             let signature = try await context.signature()
             do {
                 let repository = try await GitRepository.create(at: root)
-                for (path, bytes) in files { try FileSystem.writeAtomically(bytes, to: path.absolute) }
+                for (path, bytes) in files {
+                    do {
+                        try FileSystem.writeAtomically(bytes, to: path.absolute)
+                    } catch is FileSystem.Failure {
+                        throw ResponseError.invalidParams(
+                            "'\(path.relative)' cannot be written (do two initial files overlap, such as 'a' and 'a/b'?)",
+                            field: "files")
+                    }
+                }
                 _ = try await repository.commit(message: "Initial commit", author: signature, committer: signature)
                 await repository.close()
                 try await context.server.store.write { transaction in

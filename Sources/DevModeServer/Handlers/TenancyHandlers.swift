@@ -1,3 +1,4 @@
+import Foundation
 import DevModeProtocol
 import DevModeStore
 import JSONRPC
@@ -59,7 +60,14 @@ extension DevModeServer {
             return WorkspaceInfo(workspace, role: role)
         }
         router.on(WorkspaceDeleteRequest.self) { request, context in
+            let projects = try await context.server.store.read { try $0.projects(workspaceId: request.workspaceId) }
             try await context.server.directory.deleteWorkspace(id: request.workspaceId, by: context.actor)
+            // Its projects go with it: hosted repositories are removed, local folders only forgotten.
+            for project in projects {
+                await context.server.projects.forget(project)
+                if project.kind == .hosted { try? FileManager.default.removeItem(atPath: project.root) }
+            }
+            context.server.projects.forgetUsage(request.workspaceId)
             return DeletedResult(deleted: true)
         }
 

@@ -78,7 +78,7 @@ extension DevModeServer {
                 guard request.to == nil else {
                     throw ResponseError.invalidParams("'to' needs 'from' (without both: working tree against HEAD)", field: "from")
                 }
-                return try await repository.diffWorkingTree(paths: paths)
+                return try await repository.diffWorkingTree(paths: paths, contextLines: contextLines)
             }
             return VCSDiffResult(diff)
         }
@@ -105,7 +105,12 @@ extension DevModeServer {
             }
             projects.notify(
                 project,
-                changes: [.init(path: path.relative, type: result.version == nil ? "deleted" : "changed", version: result.version)],
+                // No version is also what a restored folder gets: only what is gone now was deleted.
+                changes: [
+                    .init(
+                        path: path.relative, type: FileSystem.kind(path.absolute) == nil ? "deleted" : "changed",
+                        version: result.version)
+                ],
                 cause: VCSRestoreRequest.method, except: context.session)
             return result
         }

@@ -62,7 +62,7 @@ enum FileSystem {
     /// Writes atomically: temp file, fsync, rename, fsync of the folder. Creates missing folders.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try makeDirectories(directory)
         let temporary = directory + "/.devmode-write-" + UUID().uuidString
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(operation: "open", path: temporary, code: errno) }
@@ -93,6 +93,22 @@ enum FileSystem {
         syncDirectory(directory)
     }
 
+    /// `mkdir -p`, failing as a `Failure` with the errno of the step that failed (ENOTDIR when a
+    /// file is in the way), so callers can tell the client plainly. Existing folders, and symlinks
+    /// to folders, are fine.
+    static func makeDirectories(_ directory: String) throws {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else { throw Failure(operation: "mkdir", path: directory, code: ENOTDIR) }
+            return
+        }
+        let parent = (directory as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != directory { try makeDirectories(parent) }
+        guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
+            throw Failure(operation: "mkdir", path: directory, code: errno)
+        }
+    }
+
     static func syncDirectory(_ directory: String) {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
@@ -110,8 +126,7 @@ enum FileSystem {
     }
 
     static func move(_ from: String, to: String, overwrite: Bool) throws {
-        try FileManager.default.createDirectory(
-            atPath: (to as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try makeDirectories((to as NSString).deletingLastPathComponent)
         if !overwrite && kind(to) != nil { throw Failure(operation: "rename", path: to, code: EEXIST) }
         guard rename(from, to) == 0 else { throw Failure(operation: "rename", path: to, code: errno) }
         syncDirectory((to as NSString).deletingLastPathComponent)
