@@ -68,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "devmode-bench",
             dependencies: [
-                "JSONRPC",
+                "JSONRPC", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -80,6 +80,7 @@ let package = Package(
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit"]),
+        .testTarget(name: "DevModeProjectTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC", "DevModeStore", "DevModeGit"]),
         .testTarget(
             name: "DevModeStoreTests",
             dependencies: ["DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeCrypto", "DevModeTestSupport"]),
