@@ -119,36 +119,6 @@ final class ProjectWorld: Sendable {
 
 // MARK: Errors
 
-/// The `ResponseError` a call answered, or nil when it succeeded (any other error is recorded).
-func rpcError<T>(
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
-) async -> ResponseError? {
-    do {
-        _ = try await body()
-        return nil
-    } catch let error as ResponseError {
-        return error
-    } catch {
-        Issue.record("expected a ResponseError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
-/// Expects the call to answer `code`; returns the error for further checks.
-@discardableResult
-func expectError<T>(
-    _ code: ErrorCode, _ comment: @autoclosure () -> String = "",
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
-) async -> ResponseError? {
-    let error = await rpcError(sourceLocation: sourceLocation, body)
-    let note = comment()
-    #expect(
-        error?.code == code,
-        "expected \(code.rawValue)\(note.isEmpty ? "" : " (\(note))"), got \(error.map { "\($0.code.rawValue) \($0.message)" } ?? "success")",
-        sourceLocation: sourceLocation)
-    return error
-}
-
 // MARK: Files on disk
 
 /// What a file looks like on disk: its bytes and modification time (nanoseconds), or nil when absent.

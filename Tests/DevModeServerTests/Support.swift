@@ -12,35 +12,6 @@ import Testing
 // Helpers shared by the server tests: error capture, servers on a chosen database, clock or logger,
 // and a log handler that keeps what it is given.
 
-/// The `ResponseError` a call answered, or nil when it succeeded (any other error is recorded).
-func rpcError<T>(
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
-) async -> ResponseError? {
-    do {
-        _ = try await body()
-        return nil
-    } catch let error as ResponseError {
-        return error
-    } catch {
-        Issue.record("expected a ResponseError, got \(error)", sourceLocation: sourceLocation)
-        return nil
-    }
-}
-
-/// Expects the call to answer `code`; returns the error for further checks.
-@discardableResult
-func expectError<T>(
-    _ code: ErrorCode, _ note: String = "",
-    sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> T
-) async -> ResponseError? {
-    let error = await rpcError(sourceLocation: sourceLocation, body)
-    #expect(
-        error?.code == code,
-        "expected error \(code.rawValue)\(note.isEmpty ? "" : " (\(note))"), got \(error.map { "\($0.code.rawValue) \($0.message)" } ?? "success")",
-        sourceLocation: sourceLocation)
-    return error
-}
-
 /// A request on a session that was cut off must not be served. The client either hears the
 /// server's -32010 (the request was read before the connection closed) or finds the connection
 /// closed (-32803 from the client's own side): either way the caller gets nothing.
