@@ -130,15 +130,76 @@ struct BenchSession {
             bytesReceived: reader.bytesRead - bytesBefore, serverContextSwitches: switches)
     }
 
+    /// Sends one request and waits for its reply (which must carry the same id). Returns the time
+    /// from just before the write to the reply's arrival, and the reply's parsed body.
+    mutating func call(id: Int, method: String, params: [String: Any]? = nil) throws -> (nanoseconds: UInt64, reply: Reply) {
+        let bytes = try Wire.request(id: id, method: method, params: params)
+        let started = monotonicNanoseconds()
+        try server.write(bytes)
+        let message = try nextMessage()
+        let finished = monotonicNanoseconds()
+        let text = reader.text(message.body)
+        guard message.id == id else { throw BenchError("expected the reply to id \(id), got: \(text.prefix(300))") }
+        return (finished - started, Reply(kind: message.kind, text: text))
+    }
+
+    /// `call`, but an error reply is thrown; returns the `result` value.
+    mutating func request(id: Int, method: String, params: [String: Any]? = nil) throws -> Any {
+        let (_, reply) = try call(id: id, method: method, params: params)
+        return try reply.result(method)
+    }
+
+    /// Sends a request the server must refuse with -32002 (not initialized): proof that the
+    /// server is up and reading, so a timed `initialize` after it measures `initialize` alone.
+    mutating func pingUninitialized(id: Int) throws {
+        let (_, reply) = try call(id: id, method: "server/info")
+        guard reply.kind == .error, reply.errorCode == -32002 else {
+            throw BenchError("expected -32002 before initialize, got: \(reply.text.prefix(300))")
+        }
+    }
+
+    /// `initialize` alone: from the write to the reply. Throws when it is refused.
+    mutating func timedInitialize(id: Int, token: String?) throws -> UInt64 {
+        let bytes = Wire.initialize(id: id, token: token)
+        let started = monotonicNanoseconds()
+        try server.write(bytes)
+        let message = try nextMessage()
+        let finished = monotonicNanoseconds()
+        guard message.id == id, message.kind == .result else {
+            throw BenchError("initialize failed: \(reader.text(message.body).prefix(300))")
+        }
+        try server.write(Wire.initialized)
+        return finished - started
+    }
+
     mutating func stop(shutdownID: Int) throws -> Int32? {
         try server.stop(reader: &reader, shutdownID: shutdownID)
     }
 
-    private mutating func nextMessage() throws -> ScannedMessage {
+    mutating func nextMessage() throws -> ScannedMessage {
         while true {
             if let message = try reader.next() { return message }
             guard try reader.read() else { throw BenchError("the server closed its output\(watchdog.note)") }
             watchdog.tick()
         }
+    }
+}
+
+/// A reply, decoded off the hot path.
+struct Reply {
+    var kind: ScannedMessage.Kind
+    var text: String
+
+    var object: [String: Any]? {
+        try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+    }
+
+    var errorCode: Int? { (object?["error"] as? [String: Any])?["code"] as? Int }
+
+    func result(_ method: String) throws -> Any {
+        guard kind == .result, let value = object?["result"] else {
+            throw BenchError("\(method) failed: \(text.prefix(500))")
+        }
+        return value
     }
 }

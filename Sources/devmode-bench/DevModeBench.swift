@@ -6,22 +6,44 @@ import Glibc
 #endif
 
 @main
-struct DevModeBench: ParsableCommand {
+struct DevModeBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devmode-bench",
-        abstract: "Measure a real devmode server: round trip, pipelined throughput, start-up time and memory.",
+        abstract: "Measure a real devmode server: transport, authentication, audit log and version control.",
         discussion: """
-            Launches `devmode serve` --runs times per transport. Each launch measures the time from \
-            just before the launch to the `initialize` reply and the resident memory after it; then \
-            --round-trips `server/info` requests one at a time and --requests pipelined with --window \
-            outstanding, each after a warm-up; then the memory again. Round trips are pooled over all \
-            launches; throughput is the median launch. Every reply is checked by id, and every error \
-            reply is counted and shown.
+            --suite picks the groups (default all), each printed as a table with its targets:
+
+            transport: launches `devmode serve` --runs times per transport. Each launch measures the \
+            time from just before the launch to the `initialize` reply and the resident memory after \
+            it; then --round-trips `server/info` requests one at a time and --requests pipelined with \
+            --window outstanding, each after a warm-up; then the memory again. Round trips are pooled \
+            over all launches; throughput is the median launch. Every reply is checked by id, and every \
+            error reply is counted and shown.
+
+            auth: the same workload (--runs launches each, interleaved) over stdio in local mode, over \
+            stdio with --require-auth and an API key, and over TCP with an API key and with a session \
+            token from `auth/token`; the differences are an authenticated session's per-request \
+            overhead. Then `initialize` alone with each credential (--initialize-samples each).
+
+            audit: audit rows appended per second in process through DevModeStore on SQLite (a temp \
+            directory) and PostgreSQL (--postgres or DEVMODE_TEST_POSTGRES_URL; a schema of its own, \
+            dropped afterwards): --audit-rows one at a time, then as many from --audit-tasks tasks; \
+            then `verifyAudit` over the chain.
+
+            git: `file/write` + `vcs/commit` of one file through devmode (stdio, local mode) against \
+            `git add` + `git commit` on a clone (--git-repeats each); then `vcs/log` limit 500 against \
+            `git log -500` on a history of --log-commits commits made with `git fast-import` \
+            (--log-runs each).
+
+            The load average is printed before each group.
             """
     )
 
     @Option(help: "The devmode binary (default: the devmode next to this executable).")
     var devmode: String?
+
+    @Option(help: "transport, auth, audit, git or all (repeat or comma-separate for several).")
+    var suite: [String] = ["all"]
 
     @Option(help: "Pipelined server/info requests per launch (measured; a warm-up comes first).")
     var requests: Int = 20_000
@@ -29,14 +51,41 @@ struct DevModeBench: ParsableCommand {
     @Option(help: "One-at-a-time server/info round trips per launch (measured; a warm-up comes first).")
     var roundTrips: Int = 2_000
 
-    @Option(help: "Server launches per transport.")
+    @Option(help: "Server launches per transport (and per auth variant).")
     var runs: Int = 5
 
     @Option(help: "Requests outstanding at once when pipelining (the server allows 100 per connection).")
     var window: Int = 64
 
-    @Option(help: "stdio, tcp or both.")
+    @Option(help: "stdio, tcp or both (transport suite).")
     var transport: TransportChoice = .both
+
+    @Option(help: "auth: server launches per variant (default: --runs).")
+    var authRuns: Int?
+
+    @Option(help: "auth: `initialize` samples per credential.")
+    var initializeSamples: Int = 11
+
+    @Option(help: "audit: rows appended one at a time, and again from the concurrent tasks, per database.")
+    var auditRows: Int = 5_000
+
+    @Option(help: "audit: concurrent appending tasks.")
+    var auditTasks: Int = 8
+
+    @Option(help: "audit: a PostgreSQL URL (default: $DEVMODE_TEST_POSTGRES_URL; neither: PostgreSQL is skipped).")
+    var postgres: String?
+
+    @Option(help: "git: write-and-commit rounds per side.")
+    var gitRepeats: Int = 30
+
+    @Option(help: "git: files in the commit benchmark's repository.")
+    var gitFiles: Int = 100
+
+    @Option(help: "git: commits in the log benchmark's history.")
+    var logCommits: Int = 10_000
+
+    @Option(help: "git: vcs/log and git log runs per side.")
+    var logRuns: Int = 15
 
     @Flag(help: "Also print the figures as one JSON object (last line of the output).")
     var json = false
@@ -52,14 +101,36 @@ struct DevModeBench: ParsableCommand {
         }
     }
 
+    enum Suite: String, CaseIterable {
+        case transport, auth, audit, git
+    }
+
+    /// The suites asked for, in their fixed order.
+    var suites: [Suite] {
+        let names = Set(suite.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        if names.contains("all") { return Suite.allCases }
+        return Suite.allCases.filter { names.contains($0.rawValue) }
+    }
+
     func validate() throws {
         guard requests >= 1, requests <= 100_000_000 else { throw ValidationError("--requests must be 1...100000000") }
         guard roundTrips >= 1, roundTrips <= 900_000 else { throw ValidationError("--round-trips must be 1...900000") }
         guard runs >= 1 else { throw ValidationError("--runs must be at least 1") }
         guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+        let known = Set(Suite.allCases.map(\.rawValue) + ["all"])
+        for name in suite.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
+        where !known.contains(name) {
+            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git or all")
+        }
+        if let authRuns { guard authRuns >= 1 else { throw ValidationError("--auth-runs must be at least 1") } }
+        guard initializeSamples >= 1 else { throw ValidationError("--initialize-samples must be at least 1") }
+        guard auditRows >= 1, auditTasks >= 1 else { throw ValidationError("--audit-rows and --audit-tasks must be at least 1") }
+        guard gitRepeats >= 1, gitFiles >= 1, logCommits >= 500, logRuns >= 1 else {
+            throw ValidationError("--git-repeats, --git-files and --log-runs must be at least 1; --log-commits at least 500")
+        }
     }
 
-    func run() throws {
+    func run() async throws {
         signal(SIGPIPE, SIG_IGN)
         let binary = devmode ?? Self.siblingDevmode()
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -69,40 +140,101 @@ struct DevModeBench: ParsableCommand {
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
 
+        let suites = self.suites
         let environment = ServerProcess.environment(dataDirectory: workDirectory + "/data")
         // TCP sessions authenticate (stdio ones act as the local user): get a key before any timing.
-        let token = transport.transports.contains(.tcp)
-            ? try bootstrapCredential(devmode: binary, environment: environment) : nil
+        let needsKey = (suites.contains(.transport) && transport.transports.contains(.tcp)) || suites.contains(.auth)
+        let token = needsKey ? try bootstrapCredential(devmode: binary, environment: environment) : nil
         let plan = Plan(
             devmode: binary, requests: requests, roundTrips: roundTrips, runs: runs, window: window,
             workDirectory: workDirectory, environment: environment, token: token)
         print("devmode-bench: \(binary)")
         print(
-            "client build: \(Self.clientBuild); \(ProcessInfo.processInfo.activeProcessorCount) cores; "
-                + "\(runs) launches per transport; \(roundTrips) round trips and \(requests) pipelined requests "
-                + "(window \(window)) per launch")
+            "client build: \(Self.clientBuild); \(ProcessInfo.processInfo.activeProcessorCount) cores; suites: "
+                + suites.map(\.rawValue).joined(separator: ", "))
         print(
             "data directory: \(workDirectory)/data (private, removed afterwards); TCP credential: "
                 + (token == nil ? "none" : "an API key from `devmode admin bootstrap`"))
-        var results: [TransportResult] = []
+        var report = Report.Combined()
         var failures: [String] = []
         let watchdog = Watchdog(silenceSeconds: 20)
-        for transport in transport.transports {
-            do {
-                results.append(try plan.measure(transport, watchdog: watchdog, progress: { print($0) }))
-            } catch {
-                failures.append("\(transport.rawValue): \(error)")
-                print("\(transport.rawValue): FAILED: \(error)")
+
+        func header(_ suite: Suite) {
+            let (line, values) = Machine.loadLine(suite.rawValue)
+            print("")
+            print(line)
+            report.loadAverage[suite.rawValue] = values
+        }
+
+        if suites.contains(.transport) {
+            header(.transport)
+            print(
+                "\(runs) launches per transport; \(roundTrips) round trips and \(requests) pipelined requests "
+                    + "(window \(window)) per launch")
+            var results: [TransportResult] = []
+            for transport in transport.transports {
+                do {
+                    results.append(try plan.measure(transport, watchdog: watchdog, progress: { print($0) }))
+                } catch {
+                    failures.append("\(transport.rawValue): \(error)")
+                    print("\(transport.rawValue): FAILED: \(error)")
+                }
             }
+            print("")
+            print(Report.table(results))
+            for result in results where result.errors.errorResponses > 0 {
+                print("\(result.label): \(result.errors.errorResponses) error replies; by code: \(result.errors.byCode)")
+                for example in result.errors.examples { print("  \(example)") }
+            }
+            report.transportResults = results
         }
-        print("")
-        print(Report.table(results))
-        for result in results where result.errors.errorResponses > 0 {
-            print("\(result.transport.rawValue): \(result.errors.errorResponses) error replies; by code: \(result.errors.byCode)")
-            for example in result.errors.examples { print("  \(example)") }
+
+        if suites.contains(.auth) {
+            header(.auth)
+            var authPlan = plan
+            authPlan.runs = authRuns ?? runs
+            print(
+                "\(authPlan.runs) launches per variant (interleaved); \(roundTrips) round trips and \(requests) "
+                    + "pipelined requests (window \(window)) per launch; \(initializeSamples) initialize samples per credential")
+            let auth = AuthSuite(plan: authPlan, initializeSamples: initializeSamples)
+            let result = auth.run(watchdog: watchdog, progress: { print($0) })
+            print("")
+            print(auth.table(result))
+            failures += result.failures.map { "auth: \($0)" }
+            for failure in result.failures { print("auth: FAILED: \(failure)") }
+            report.auth = auth.figures(result)
         }
+
+        if suites.contains(.audit) {
+            header(.audit)
+            let url = postgres ?? ProcessInfo.processInfo.environment["DEVMODE_TEST_POSTGRES_URL"]
+            print("\(auditRows) rows one at a time, then \(auditRows / auditTasks * auditTasks) from \(auditTasks) tasks, per database")
+            let audit = AuditSuite(rows: auditRows, concurrency: auditTasks, postgresURL: url, workDirectory: workDirectory)
+            let result = await audit.run(progress: { print($0) })
+            print("")
+            print(audit.table(result))
+            failures += result.failures.map { "audit: \($0)" }
+            for failure in result.failures { print("audit: FAILED: \(failure)") }
+            report.audit = audit.figures(result)
+        }
+
+        if suites.contains(.git) {
+            header(.git)
+            print(
+                "commit: \(gitRepeats) rounds per side on \(gitFiles) files; log: limit 500 on \(logCommits) imported "
+                    + "commits, \(logRuns) runs per side")
+            let git = GitSuite(plan: plan, repeats: gitRepeats, files: gitFiles, commits: logCommits, logRuns: logRuns)
+            let result = git.run(watchdog: watchdog, progress: { print($0) })
+            print("")
+            print(git.table(result))
+            failures += result.failures.map { "git: \($0)" }
+            for failure in result.failures { print("git: FAILED: \(failure)") }
+            report.git = git.figures(result)
+        }
+
         if json {
-            print(try Report.json(results, devmode: binary, plan: plan, failures: failures))
+            report.failures = failures
+            print(try Report.json(report, devmode: binary, plan: plan))
         }
         if !failures.isEmpty { throw ExitCode(2) }
     }
@@ -142,60 +274,97 @@ struct Plan {
     static let pipelineWarmUpFirstID = 3_000_000
     static let pipelineFirstID = 100_000_000
 
+    /// How one column of a table launches its servers: the transport, extra `serve` flags and the
+    /// credential sent in `initialize` (nil: none, which only a local-mode stdio session accepts).
+    struct Variant {
+        var label: String
+        var transport: Transport
+        var extraArguments: [String] = []
+        var token: String?
+        /// For file names: the label without spaces.
+        var slug: String { label.replacingOccurrences(of: " ", with: "-") }
+    }
+
+    /// The transport suite's variant: stdio in local mode, TCP with the bootstrap key.
+    func variant(_ transport: Transport) -> Variant {
+        Variant(label: transport.rawValue, transport: transport, token: transport == .tcp ? token : nil)
+    }
+
     func measure(_ transport: Transport, watchdog: Watchdog, progress: (String) -> Void) throws -> TransportResult {
-        let roundTripWarmUp = RequestBatch(firstID: Self.roundTripWarmUpFirstID, count: min(500, roundTrips))
-        let roundTripBatch = RequestBatch(firstID: Self.roundTripFirstID, count: roundTrips)
-        let pipelineWarmUp = RequestBatch(firstID: Self.pipelineWarmUpFirstID, count: min(5_000, requests))
-        let pipelineBatch = RequestBatch(firstID: Self.pipelineFirstID, count: requests)
-
-        var result = TransportResult(transport: transport)
+        let variant = variant(transport)
+        var result = TransportResult(transport: transport, label: variant.label)
+        let batches = Batches(plan: self)
         for run in 1...runs {
-            let server = try ServerProcess.launch(
-                devmode: devmode, transport: transport, workDirectory: workDirectory, environment: environment,
-                serial: run)
-            watchdog.watch(server.pid)
-            var session = BenchSession(server: server, watchdog: watchdog)
-            do {
-                let initialize = try session.initialize(id: Self.initializeID, token: transport == .tcp ? token : nil)
-                let idle = try server.usage()
-
-                _ = try session.roundTrips(roundTripWarmUp)
-                let (samples, roundTripSwitches) = try session.roundTrips(roundTripBatch)
-
-                _ = try session.pipelined(pipelineWarmUp, window: window)
-                let pipeline = try session.pipelined(pipelineBatch, window: window)
-                let loaded = try server.usage()
-
-                let status = try session.stop(shutdownID: Self.shutdownID)
-                watchdog.unwatch()
-
-                result.initializeNanoseconds.append(initialize)
-                result.connectNanoseconds.append(server.connectNanoseconds)
-                result.idleRSS.append(idle.residentBytes)
-                result.idleThreads = max(result.idleThreads, idle.threads)
-                result.roundTripNanoseconds.append(contentsOf: samples)
-                result.roundTripContextSwitches += roundTripSwitches
-                result.idleAnonymousRSS.append(idle.anonymousBytes)
-                result.idleFileRSS.append(idle.fileBytes)
-                result.pipelines.append(pipeline)
-                result.loadedRSS.append(loaded.residentBytes)
-                result.peakRSS.append(loaded.peakResidentBytes)
-                result.loadedThreads = max(result.loadedThreads, loaded.threads)
-                result.exitStatuses.append(status.map(Int.init) ?? -1)
-                result.errors.merge(session.errors)
-                progress(
-                    "  \(transport.rawValue) launch \(run)/\(runs): initialize \(Format.ms(initialize)) ms, "
-                        + "round trip p50 \(Format.us(Stats.percentile(samples, 0.5))) µs, "
-                        + "\(Format.rate(pipeline.requestsPerSecond)) req/s, "
-                        + "RSS \(Format.mb(idle.residentBytes)) → \(Format.mb(loaded.residentBytes)) MB, "
-                        + "exit \(status.map(String.init) ?? "killed")")
-            } catch {
-                watchdog.unwatch()
-                server.kill()
-                let log = server.logTail()
-                throw BenchError("launch \(run): \(error)" + (log.isEmpty ? "" : "\n--- server log (tail) ---\n\(log)"))
-            }
+            try measureLaunch(variant, run: run, batches: batches, into: &result, watchdog: watchdog, progress: progress)
         }
         return result
+    }
+
+    /// The requests of one launch, encoded once.
+    struct Batches {
+        let roundTripWarmUp: RequestBatch
+        let roundTrip: RequestBatch
+        let pipelineWarmUp: RequestBatch
+        let pipeline: RequestBatch
+
+        init(plan: Plan) {
+            roundTripWarmUp = RequestBatch(firstID: Plan.roundTripWarmUpFirstID, count: min(500, plan.roundTrips))
+            roundTrip = RequestBatch(firstID: Plan.roundTripFirstID, count: plan.roundTrips)
+            pipelineWarmUp = RequestBatch(firstID: Plan.pipelineWarmUpFirstID, count: min(5_000, plan.requests))
+            pipeline = RequestBatch(firstID: Plan.pipelineFirstID, count: plan.requests)
+        }
+    }
+
+    /// One launch: initialize, round trips, pipelined throughput, memory; added to `result`.
+    func measureLaunch(
+        _ variant: Variant, run: Int, batches: Batches, into result: inout TransportResult, watchdog: Watchdog,
+        progress: (String) -> Void
+    ) throws {
+        let server = try ServerProcess.launch(
+            devmode: devmode, transport: variant.transport, workDirectory: workDirectory, environment: environment,
+            serial: run, extraArguments: variant.extraArguments, name: variant.slug)
+        watchdog.watch(server.pid)
+        var session = BenchSession(server: server, watchdog: watchdog)
+        do {
+            let initialize = try session.initialize(id: Self.initializeID, token: variant.token)
+            let idle = try server.usage()
+
+            _ = try session.roundTrips(batches.roundTripWarmUp)
+            let (samples, roundTripSwitches) = try session.roundTrips(batches.roundTrip)
+
+            _ = try session.pipelined(batches.pipelineWarmUp, window: window)
+            let pipeline = try session.pipelined(batches.pipeline, window: window)
+            let loaded = try server.usage()
+
+            let status = try session.stop(shutdownID: Self.shutdownID)
+            watchdog.unwatch()
+
+            result.initializeNanoseconds.append(initialize)
+            result.connectNanoseconds.append(server.connectNanoseconds)
+            result.idleRSS.append(idle.residentBytes)
+            result.idleThreads = max(result.idleThreads, idle.threads)
+            result.roundTripNanoseconds.append(contentsOf: samples)
+            result.roundTripContextSwitches += roundTripSwitches
+            result.idleAnonymousRSS.append(idle.anonymousBytes)
+            result.idleFileRSS.append(idle.fileBytes)
+            result.pipelines.append(pipeline)
+            result.loadedRSS.append(loaded.residentBytes)
+            result.peakRSS.append(loaded.peakResidentBytes)
+            result.loadedThreads = max(result.loadedThreads, loaded.threads)
+            result.exitStatuses.append(status.map(Int.init) ?? -1)
+            result.errors.merge(session.errors)
+            progress(
+                "  \(variant.label) launch \(run)/\(runs): initialize \(Format.ms(initialize)) ms, "
+                    + "round trip p50 \(Format.us(Stats.percentile(samples, 0.5))) µs, "
+                    + "\(Format.rate(pipeline.requestsPerSecond)) req/s, "
+                    + "RSS \(Format.mb(idle.residentBytes)) → \(Format.mb(loaded.residentBytes)) MB, "
+                    + "exit \(status.map(String.init) ?? "killed")")
+        } catch {
+            watchdog.unwatch()
+            server.kill()
+            let log = server.logTail()
+            throw BenchError(
+                "\(variant.label) launch \(run): \(error)" + (log.isEmpty ? "" : "\n--- server log (tail) ---\n\(log)"))
+        }
     }
 }

@@ -3,6 +3,8 @@ import Foundation
 /// Everything measured for one transport, over all its launches.
 struct TransportResult {
     let transport: Transport
+    /// The column's name: the transport, or the variant in the auth suite.
+    let label: String
     var initializeNanoseconds: [UInt64] = []
     /// Launch to a writable connection: `Process.run()` returning (stdio), or connected (TCP).
     var connectNanoseconds: [UInt64] = []
@@ -19,7 +21,10 @@ struct TransportResult {
     var exitStatuses: [Int] = []
     var errors = ErrorTally()
 
-    init(transport: Transport) { self.transport = transport }
+    init(transport: Transport, label: String? = nil) {
+        self.transport = transport
+        self.label = label ?? transport.rawValue
+    }
 
     var medianPipeline: PipelineResult {
         pipelines.sorted { $0.requestsPerSecond < $1.requestsPerSecond }[pipelines.count / 2]
@@ -154,11 +159,21 @@ enum Report {
                 + target.padding(toLength: targetWidth, withPad: " ", startingAt: 0)
                 + cells.map { $0.padding(toLength: cellWidth, withPad: " ", startingAt: 0) }.joined()
         }
-        var lines = [line("", "target", results.map(\.transport.rawValue))]
+        var lines = [line("", "target", results.map(\.label))]
         lines.append(String(repeating: "-", count: labelWidth + targetWidth + cellWidth * results.count))
         lines += rows.map { line($0.label, $0.target, $0.cells) }
         return lines.map { $0.replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) }
             .joined(separator: "\n")
+    }
+
+    /// Everything the suites measured, for `--json`.
+    struct Combined {
+        var transportResults: [TransportResult] = []
+        var auth: AuthSuite.Figures?
+        var audit: AuditSuite.Figures?
+        var git: GitSuite.Figures?
+        var loadAverage: [String: [Double]] = [:]
+        var failures: [String] = []
     }
 
     private struct JSONReport: Encodable {
@@ -172,6 +187,11 @@ enum Report {
         var targets: Targets
         var transports: [String: TransportFigures]
         var failures: [String]
+        /// Load average (1, 5, 15 min) before each group.
+        var loadAverage: [String: [Double]]
+        var auth: AuthSuite.Figures?
+        var audit: AuditSuite.Figures?
+        var git: GitSuite.Figures?
     }
 
     private struct Targets: Encodable {
@@ -207,7 +227,8 @@ enum Report {
         var pass: [String: Bool]
     }
 
-    static func json(_ results: [TransportResult], devmode: String, plan: Plan, failures: [String]) throws -> String {
+    static func json(_ combined: Combined, devmode: String, plan: Plan) throws -> String {
+        let results = combined.transportResults
         var transports: [String: TransportFigures] = [:]
         for result in results {
             let median = result.medianPipeline
@@ -221,7 +242,7 @@ enum Report {
                 "idleRSSMegabytes": idle <= Target.idleRSSMegabytes,
             ]
             if result.transport == .stdio { pass["stdioRoundTripP50Microseconds"] = p50 <= Target.stdioRoundTripP50Microseconds }
-            transports[result.transport.rawValue] = TransportFigures(
+            transports[result.label] = TransportFigures(
                 roundTripP50Microseconds: p50,
                 roundTripP99Microseconds: Double(Stats.percentile(result.roundTripNanoseconds, 0.99)) / 1e3,
                 roundTripMeanMicroseconds: Stats.mean(result.roundTripNanoseconds) / 1e3,
@@ -251,7 +272,8 @@ enum Report {
             devmode: devmode, clientBuild: DevModeBench.clientBuild,
             cores: ProcessInfo.processInfo.activeProcessorCount, runs: plan.runs, requests: plan.requests,
             roundTrips: plan.roundTrips, window: plan.window, targets: Targets(), transports: transports,
-            failures: failures)
+            failures: combined.failures, loadAverage: combined.loadAverage, auth: combined.auth, audit: combined.audit,
+            git: combined.git)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: try encoder.encode(report), as: UTF8.self)

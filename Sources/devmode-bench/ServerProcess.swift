@@ -27,6 +27,9 @@ final class ServerProcess {
     private let pipes: [Pipe]
     private let logHandle: FileHandle
 
+    /// Where a TCP server listens (for further connections); nil over stdio.
+    let tcpAddress: (host: String, port: Int)?
+
     var pid: Int32 { process.processIdentifier }
 
     /// The environment of every process the bench starts: its own data directory, so that a run
@@ -38,10 +41,12 @@ final class ServerProcess {
         return environment
     }
 
+    /// `extraArguments` go after `serve`'s own (e.g. `--require-auth`); `name` names the log file.
     static func launch(
-        devmode: String, transport: Transport, workDirectory: String, environment: [String: String], serial: Int
+        devmode: String, transport: Transport, workDirectory: String, environment: [String: String], serial: Int,
+        extraArguments: [String] = [], name: String? = nil
     ) throws -> ServerProcess {
-        let logPath = "\(workDirectory)/server-\(transport.rawValue)-\(serial).log"
+        let logPath = "\(workDirectory)/server-\(name ?? transport.rawValue)-\(serial).log"
         guard FileManager.default.createFile(atPath: logPath, contents: nil),
             let logHandle = FileHandle(forWritingAtPath: logPath)
         else { throw BenchError("cannot create \(logPath)") }
@@ -54,7 +59,7 @@ final class ServerProcess {
         case .stdio:
             let input = Pipe()
             let output = Pipe()
-            process.arguments = ["serve", "--stdio", "--enable-debug-methods"]
+            process.arguments = ["serve", "--stdio", "--enable-debug-methods"] + extraArguments
             process.standardInput = input
             process.standardOutput = output
             let launchedAt = monotonicNanoseconds()
@@ -70,15 +75,16 @@ final class ServerProcess {
             unlink(portFile)
             process.arguments = [
                 "serve", "--listen", "127.0.0.1:0", "--port-file", portFile, "--enable-debug-methods",
-            ]
+            ] + extraArguments
             process.standardInput = FileHandle.nullDevice
             process.standardOutput = logHandle
             let launchedAt = monotonicNanoseconds()
             try process.run()
             let socket: Int32
+            let address: (host: String, port: Int)
             do {
-                let (host, port) = try waitForPortFile(portFile, process: process, logPath: logPath)
-                socket = try connectTCP(host: host, port: port)
+                address = try waitForPortFile(portFile, process: process, logPath: logPath)
+                socket = try connectTCP(host: address.host, port: address.port)
             } catch {
                 process.terminate()
                 process.waitUntilExit()
@@ -88,14 +94,16 @@ final class ServerProcess {
             return ServerProcess(
                 transport: transport, process: process, readFD: socket, writeFD: socket,
                 connectNanoseconds: ready - launchedAt, launchedAt: launchedAt, logPath: logPath, pipes: [],
-                logHandle: logHandle)
+                logHandle: logHandle, tcpAddress: address)
         }
     }
 
     private init(
         transport: Transport, process: Process, readFD: Int32, writeFD: Int32, connectNanoseconds: UInt64,
-        launchedAt: UInt64, logPath: String, pipes: [Pipe], logHandle: FileHandle
+        launchedAt: UInt64, logPath: String, pipes: [Pipe], logHandle: FileHandle,
+        tcpAddress: (host: String, port: Int)? = nil
     ) {
+        self.tcpAddress = tcpAddress
         self.transport = transport
         self.process = process
         self.readFD = readFD
@@ -257,7 +265,7 @@ func bootstrapCredential(devmode: String, environment: [String: String]) throws 
     return key
 }
 
-private func waitForPortFile(_ path: String, process: Process, logPath: String) throws -> (String, Int) {
+func waitForPortFile(_ path: String, process: Process, logPath: String) throws -> (String, Int) {
     let deadline = monotonicNanoseconds() + 30_000_000_000
     while monotonicNanoseconds() < deadline {
         // The server writes the file atomically (rename), so once it exists it is whole.
@@ -276,7 +284,7 @@ private func waitForPortFile(_ path: String, process: Process, logPath: String) 
     throw BenchError("devmode wrote no port file within 30 s")
 }
 
-private func connectTCP(host: String, port: Int) throws -> Int32 {
+func connectTCP(host: String, port: Int) throws -> Int32 {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw BenchError("socket() failed: \(String(cString: strerror(errno)))") }
     var address = sockaddr_in()

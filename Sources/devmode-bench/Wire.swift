@@ -15,6 +15,14 @@ enum Wire {
             #"{"jsonrpc":"2.0","id":\#(id),"method":"initialize","params":{"initializationOptions":{"token":\#(quoted)}}}"#)
     }
 
+    /// One request with any params (encoded with JSONSerialization: off the hot path).
+    static func request(id: Int, method: String, params: [String: Any]?) throws -> [UInt8] {
+        var object: [String: Any] = ["jsonrpc": "2.0", "id": id, "method": method]
+        if let params { object["params"] = params }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])
+        return FramingMode.contentLength.frame(Array(data))
+    }
+
     static let initialized = frame(#"{"jsonrpc":"2.0","method":"initialized","params":{}}"#)
 }
 
