@@ -36,7 +36,6 @@ extension GitRepository {
                     try check(git_index_add_all(index, nil, GIT_INDEX_ADD_DEFAULT.rawValue, nil, nil), "git_index_add_all")
                     try check(git_index_update_all(index, nil, nil, nil), "git_index_update_all")
                 }
-                try check(git_index_write(index), "git_index_write")
             } catch {
                 // The repository keeps one index object: drop what this call half-staged in memory
                 // so the next operation sees the index as it is on disk. (The error is already read.)
@@ -47,6 +46,9 @@ extension GitRepository {
 
             var treeID = git_oid()
             try check(git_index_write_tree(&treeID, index), "git_index_write_tree")
+            // Written after the tree, so the index keeps its tree cache: the next commit rebuilds only
+            // the trees that changed, as `git commit` does, instead of re-checking every object.
+            try check(git_index_write(index), "git_index_write")
 
             let parent = try Self.headCommit(repo)
             defer { git_commit_free(parent) }
