@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// devmode's session tokens: HS256 JSON Web Tokens (RFC 7519) signed with the server's secret.
 /// Any other `alg` (none, RS256, HS512, …) is refused before the signature is looked at.

@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Who made a commit and when. git keeps whole seconds and the author's UTC offset.
 public struct GitSignature: Sendable, Hashable, Codable {

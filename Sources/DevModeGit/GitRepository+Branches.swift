@@ -1,5 +1,9 @@
 import CGit2
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension GitRepository {
     /// Local branches, sorted by name. An unborn HEAD's branch is not listed (it has no commit).

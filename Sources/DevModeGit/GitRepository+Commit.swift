@@ -1,5 +1,9 @@
 import CGit2
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension GitRepository {
     /// Stages `paths` (or, when nil, everything: additions, modifications and deletions, ignored

@@ -1,5 +1,9 @@
 import CGit2
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension GitRepository {
     /// The changes from commit (or tree) `from` to `to`, like `git diff from to -- paths`, with
@@ -93,10 +97,13 @@ extension GitRepository {
         let packs = String(cString: git_repository_commondir(repo)) + "objects/pack/"
         var count: UInt64 = 0
         for name in (try? FileManager.default.contentsOfDirectory(atPath: packs)) ?? [] where name.hasSuffix(".idx") {
-            guard let handle = FileHandle(forReadingAtPath: packs + name) else { continue }
-            defer { try? handle.close() }
-            guard let header = try? handle.read(upToCount: 8 + 256 * 4), header.count >= 256 * 4 else { continue }
-            let bytes = [UInt8](header)
+            let fd = Glibc.open(packs + name, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            defer { Glibc.close(fd) }
+            var bytes = [UInt8](repeating: 0, count: 8 + 256 * 4)
+            let got = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard got >= 256 * 4 else { continue }
+            bytes.removeLast(bytes.count - got)
             // Version 2 starts with "\377tOc" and a version number; version 1 starts with the fan-out.
             let fanout = bytes.starts(with: [0xff, 0x74, 0x4f, 0x63]) ? 8 : 0
             guard bytes.count >= fanout + 256 * 4 else { continue }

@@ -1,6 +1,10 @@
 import CGit2
 import Dispatch
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A git repository with a working tree, opened through libgit2 in this process.
 ///

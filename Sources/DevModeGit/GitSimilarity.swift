@@ -1,5 +1,9 @@
 import CGit2
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// git's own rename similarity (diffcore-delta.c), as a libgit2 similarity metric, so renames are
 /// paired and scored as `git diff` does. libgit2's default metric (hashsig) gives other numbers:

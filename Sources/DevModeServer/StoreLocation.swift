@@ -1,7 +1,11 @@
 import DevModeStore
 import DevModeStorePostgres
 import DevModeStoreSQLite
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where the Store lives: SQLite in the data directory (the embedded default), or PostgreSQL when a
 /// database URL is given (several devmode processes may share it).

@@ -1,5 +1,9 @@
 import DevModeCrypto
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// devmode's memory: tenants, users, workspaces, memberships, API keys, settings and the audit log,
 /// over any `SQLDriver`. One implementation of every query, so SQLite and PostgreSQL behave alike.

@@ -20,6 +20,8 @@ final class PostgresHandle: @unchecked Sendable {
     let queue: DispatchQueue
     /// Run after connecting and after every reset: session settings do not survive `PQreset`.
     private let sessionSetup: [String]
+    /// libpq's functions, loaded at run time.
+    private let pq: LibPQ
     private var connection: OpaquePointer?
     /// The connection broke; it is reset before its next use.
     private var needsReset = false
@@ -28,14 +30,15 @@ final class PostgresHandle: @unchecked Sendable {
     /// `?` → `$n` rewrites, by statement text.
     private var numberedStatements: [String: (sql: String, count: Int)] = [:]
 
-    init(label: String, sessionSetup: [String]) {
+    init(label: String, sessionSetup: [String], libpq: LibPQ) {
         self.queue = DispatchQueue(label: label)
+        self.pq = libpq
         self.sessionSetup = sessionSetup
     }
 
     deinit {
         assert(connection == nil, "PostgresHandle dropped without close(): call PostgresDriver.close()")
-        if let connection { PQfinish(connection) }
+        if let connection { pq.PQfinish(connection) }
     }
 
     /// Runs `work` on this connection's queue.
@@ -50,16 +53,16 @@ final class PostgresHandle: @unchecked Sendable {
     /// Connects to `url` and applies the session settings. On `queue`.
     func open(url: String) throws {
         dispatchPrecondition(condition: .onQueue(queue))
-        guard let connection = PQconnectdb(url) else {
+        guard let connection = pq.PQconnectdb(url) else {
             throw SQLError(kind: .connection, function: "PQconnectdb", message: "out of memory", code: "08001")
         }
-        guard PQstatus(connection) == CONNECTION_OK else {
-            let error = SQLError.postgresConnection(function: "PQconnectdb", connection: connection)
-            PQfinish(connection)
+        guard pq.PQstatus(connection) == CONNECTION_OK else {
+            let error = SQLError.postgresConnection(function: "PQconnectdb", connection: connection, libpq: pq)
+            pq.PQfinish(connection)
             throw error
         }
         // Notices (such as "schema already exists, skipping") would go to stderr.
-        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        _ = pq.PQsetNoticeProcessor(connection, { _, _ in }, nil)
         self.connection = connection
         do {
             try applySessionSetup()
@@ -71,17 +74,17 @@ final class PostgresHandle: @unchecked Sendable {
 
     /// On `queue`.
     func close() {
-        if let connection { PQfinish(connection) }
+        if let connection { pq.PQfinish(connection) }
         connection = nil
     }
 
     /// Reconnects a connection that broke. On `queue`.
     func reset() throws {
         guard let connection else { throw SQLError.driverClosed }
-        PQreset(connection)
-        guard PQstatus(connection) == CONNECTION_OK else {
+        pq.PQreset(connection)
+        guard pq.PQstatus(connection) == CONNECTION_OK else {
             needsReset = true
-            throw SQLError.postgresConnection(function: "PQreset", connection: connection)
+            throw SQLError.postgresConnection(function: "PQreset", connection: connection, libpq: pq)
         }
         do {
             try applySessionSetup()
@@ -144,8 +147,8 @@ final class PostgresHandle: @unchecked Sendable {
     }
 
     private func rollbackIfOpen() {
-        guard let connection, PQstatus(connection) == CONNECTION_OK,
-            PQtransactionStatus(connection) != PQTRANS_IDLE
+        guard let connection, pq.PQstatus(connection) == CONNECTION_OK,
+            pq.PQtransactionStatus(connection) != PQTRANS_IDLE
         else { return }
         _ = try? execute("ROLLBACK")
     }
@@ -186,21 +189,21 @@ final class PostgresHandle: @unchecked Sendable {
         let values = texts.map { UnsafePointer($0) }
         // Parameter types left to the server (nil: inferred from where each `$n` appears).
         let result = values.withUnsafeBufferPointer { values in
-            PQexecParams(connection, numbered.sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+            pq.PQexecParams(connection, numbered.sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
         }
-        defer { PQclear(result) }
+        defer { pq.PQclear(result) }
         guard let result else {
-            if PQstatus(connection) != CONNECTION_OK { needsReset = true }
-            throw SQLError.postgres(nil, function: "PQexecParams", connection: connection)
+            if pq.PQstatus(connection) != CONNECTION_OK { needsReset = true }
+            throw SQLError.postgres(nil, function: "PQexecParams", connection: connection, libpq: pq)
         }
-        switch PQresultStatus(result) {
+        switch pq.PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
             return []
         case PGRES_TUPLES_OK:
             return rows(of: result)
         default:
-            let error = SQLError.postgres(result, function: "PQexecParams", connection: connection)
-            if PQstatus(connection) != CONNECTION_OK { needsReset = true }
+            let error = SQLError.postgres(result, function: "PQexecParams", connection: connection, libpq: pq)
+            if pq.PQstatus(connection) != CONNECTION_OK { needsReset = true }
             throw error
         }
     }
@@ -214,24 +217,24 @@ final class PostgresHandle: @unchecked Sendable {
     }
 
     private func rows(of result: OpaquePointer) -> [SQLRow] {
-        let rowCount = PQntuples(result)
-        let columnCount = PQnfields(result)
+        let rowCount = pq.PQntuples(result)
+        let columnCount = pq.PQnfields(result)
         let columns = (0..<columnCount).map { column in
-            PQfname(result, column).map { String(cString: $0).lowercased() } ?? ""
+            pq.PQfname(result, column).map { String(cString: $0).lowercased() } ?? ""
         }
-        let types = (0..<columnCount).map { PQftype(result, $0) }
+        let types = (0..<columnCount).map { pq.PQftype(result, $0) }
         var rows: [SQLRow] = []
         rows.reserveCapacity(Int(rowCount))
         for row in 0..<rowCount {
             var values: [SQLValue] = []
             values.reserveCapacity(Int(columnCount))
             for column in 0..<columnCount {
-                if PQgetisnull(result, row, column) != 0 {
+                if pq.PQgetisnull(result, row, column) != 0 {
                     values.append(.null)
                     continue
                 }
-                let length = Int(PQgetlength(result, row, column))
-                let text = PQgetvalue(result, row, column).map {
+                let length = Int(pq.PQgetlength(result, row, column))
+                let text = pq.PQgetvalue(result, row, column).map {
                     String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self)
                 } ?? ""
                 values.append(Self.value(text, type: types[Int(column)]))

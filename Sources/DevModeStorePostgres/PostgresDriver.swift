@@ -18,13 +18,15 @@ public final class PostgresDriver: SQLDriver {
     /// every connection works in it (`search_path`).
     public init(url: String, poolSize: Int = 4, schema: String? = nil) async throws {
         precondition(poolSize >= 1, "PostgresDriver needs at least one connection")
+        // libpq is loaded here, not at process start: see LibPQ.
+        let libpq = try LibPQ.load()
         var sessionSetup = ["SET client_encoding TO 'UTF8'"]
         let quotedSchema = schema.map { "\"" + $0.replacingAll("\"", with: "\"\"") + "\"" }
         if let quotedSchema {
             sessionSetup.append("SET search_path TO \(quotedSchema)")
         }
         let handles = (0..<poolSize).map { index in
-            PostgresHandle(label: "devmode.postgres.\(index)", sessionSetup: sessionSetup)
+            PostgresHandle(label: "devmode.postgres.\(index)", sessionSetup: sessionSetup, libpq: libpq)
         }
         do {
             // One connection creates the schema, before the others need it.

@@ -5,13 +5,13 @@ extension SQLError {
     /// The error in a failed `PGresult` (or, without one, the connection's last message), classified
     /// by SQLSTATE. A connection that is no longer `CONNECTION_OK` makes it a `.connection` error
     /// whatever the SQLSTATE.
-    static func postgres(_ result: OpaquePointer?, function: String, connection: OpaquePointer?) -> SQLError {
-        let sqlstate = result.flatMap { field($0, devmode_pg_diag_sqlstate) } ?? ""
-        var message = result.flatMap { field($0, devmode_pg_diag_message_primary) } ?? connectionMessage(connection)
-        if let detail = result.flatMap({ field($0, devmode_pg_diag_message_detail) }) {
+    static func postgres(_ result: OpaquePointer?, function: String, connection: OpaquePointer?, libpq pq: LibPQ) -> SQLError {
+        let sqlstate = result.flatMap { field($0, pq, devmode_pg_diag_sqlstate) } ?? ""
+        var message = result.flatMap { field($0, pq, devmode_pg_diag_message_primary) } ?? connectionMessage(connection, pq)
+        if let detail = result.flatMap({ field($0, pq, devmode_pg_diag_message_detail) }) {
             message += " (\(detail))"
         }
-        let broken = connection.map { PQstatus($0) != CONNECTION_OK } ?? true
+        let broken = connection.map { pq.PQstatus($0) != CONNECTION_OK } ?? true
         return SQLError(
             kind: broken ? .connection : kind(ofSQLSTATE: sqlstate), function: function, message: message,
             // libpq's own errors (a lost connection) carry no SQLSTATE: connection_failure.
@@ -19,9 +19,9 @@ extension SQLError {
     }
 
     /// A failure to connect (`PQconnectdb`, `PQreset`), with libpq's message.
-    static func postgresConnection(function: String, connection: OpaquePointer?) -> SQLError {
+    static func postgresConnection(function: String, connection: OpaquePointer?, libpq pq: LibPQ) -> SQLError {
         // sqlclient_unable_to_establish_sqlconnection
-        SQLError(kind: .connection, function: function, message: connectionMessage(connection), code: "08001")
+        SQLError(kind: .connection, function: function, message: connectionMessage(connection, pq), code: "08001")
     }
 
     static func kind(ofSQLSTATE sqlstate: String) -> Kind {
@@ -35,12 +35,12 @@ extension SQLError {
         }
     }
 
-    private static func field(_ result: OpaquePointer, _ code: Int32) -> String? {
-        PQresultErrorField(result, code).map { String(cString: $0) }
+    private static func field(_ result: OpaquePointer, _ pq: LibPQ, _ code: Int32) -> String? {
+        pq.PQresultErrorField(result, code).map { String(cString: $0) }
     }
 
-    private static func connectionMessage(_ connection: OpaquePointer?) -> String {
-        guard let connection, let text = PQerrorMessage(connection) else { return "out of memory" }
+    private static func connectionMessage(_ connection: OpaquePointer?, _ pq: LibPQ) -> String {
+        guard let connection, let text = pq.PQerrorMessage(connection) else { return "out of memory" }
         // libpq's messages span lines ("...\n\tIs the server running...?\n"): make them one.
         let lines = String(cString: text).split(whereSeparator: \.isNewline).map {
             String($0.drop(while: \.isWhitespace))

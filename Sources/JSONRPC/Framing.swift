@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// How messages are delimited on a byte stream.
 public enum FramingMode: Sendable, Hashable {

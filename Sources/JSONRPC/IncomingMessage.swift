@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where a reply to an unusable message goes.
 public enum ReplyTarget: Sendable, Hashable {
@@ -272,7 +276,7 @@ public struct JSONRPCDecoder {
             case UInt8(ascii: "{"):
                 return .single(try decoder.decode(IncomingMessageBox.self, from: payload).message)
             default:
-                if (try? JSONSerialization.jsonObject(with: payload, options: .fragmentsAllowed)) != nil {
+                if (try? JSONDecoder().decode(JSONValue.self, from: payload)) != nil {
                     return .failure(.invalidRequest("a message is a JSON object or a batch array"))
                 }
                 return .failure(.parseError("not valid JSON"))

@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Encodes messages to JSON bytes (unframed). Keys: `jsonrpc`, `id`, then the payload.
 public enum OutgoingMessage {

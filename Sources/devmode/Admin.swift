@@ -2,7 +2,11 @@ import ArgumentParser
 import DevModeProtocol
 import DevModeServer
 import DevModeStore
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 
 /// `devmode admin …`: manage tenants, users, workspaces, keys and the audit log on this machine's
@@ -18,7 +22,7 @@ struct Admin: AsyncParsableCommand {
 func printJSON(_ value: some Encodable) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+    Output.standardOutput(try encoder.encode(value) + Data("\n".utf8))
 }
 
 /// Runs an admin action with the store open; turns a refusal into a message and exit status 1.
@@ -29,7 +33,7 @@ func withDirectory(_ storage: StorageOptions, _ body: (Directory) async throws -
         await store.driver.close()
     } catch let error as JSONRPC.ResponseError {
         await store.driver.close()
-        FileHandle.standardError.write(Data("devmode admin: \(error.message)\n".utf8))
+        Output.standardError("devmode admin: \(error.message)\n")
         throw ExitCode(1)
     } catch {
         await store.driver.close()
@@ -49,8 +53,7 @@ struct Bootstrap: AsyncParsableCommand {
         try await withDirectory(storage) { directory in
             let existing = try await directory.store.read { try $0.serverAdminCount() }
             guard existing == 0 else {
-                FileHandle.standardError.write(
-                    Data("devmode admin bootstrap: a server admin exists already; use 'devmode admin key create'\n".utf8))
+                Output.standardError("devmode admin bootstrap: a server admin exists already; use 'devmode admin key create'\n")
                 throw ExitCode(1)
             }
             let tenant = try await directory.createTenant(name: tenant, by: .cli)
@@ -61,7 +64,7 @@ struct Bootstrap: AsyncParsableCommand {
             try printJSON(
                 BootstrapResult(
                     tenant: TenantInfo(tenant), user: UserInfo(user), key: key.secret, apiKey: APIKeyInfo(key.record)))
-            FileHandle.standardError.write(Data("Keep the key: it is shown once and stored only as a hash.\n".utf8))
+            Output.standardError("Keep the key: it is shown once and stored only as a hash.\n")
         }
     }
 

@@ -1,7 +1,11 @@
 import ArgumentParser
 import DevModeProtocol
 import DevModeServer
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 import JSONRPCNIO
 import Logging
@@ -71,16 +75,16 @@ struct Call: AsyncParsableCommand {
                 return result
             }
         } catch {
-            FileHandle.standardError.write(Data("devmode call: cannot reach \(connect): \(error)\n".utf8))
+            Output.standardError("devmode call: cannot reach \(connect): \(error)\n")
             throw ExitCode(2)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         switch outcome {
         case .success(let value):
-            FileHandle.standardOutput.write(try encoder.encode(value) + Data("\n".utf8))
+            Output.standardOutput(try encoder.encode(value) + Data("\n".utf8))
         case .failure(let error):
-            FileHandle.standardError.write(try encoder.encode(error) + Data("\n".utf8))
+            Output.standardError(try encoder.encode(error) + Data("\n".utf8))
             throw ExitCode(1)
         }
     }

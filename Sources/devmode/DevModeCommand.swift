@@ -58,3 +58,20 @@ struct HostPort: ExpressibleByArgument, CustomStringConvertible, Sendable {
 
     var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
+
+/// The CLI's output, straight to the file descriptors (no full Foundation in this process).
+enum Output {
+    static func standardOutput(_ bytes: some Sequence<UInt8>) { write(STDOUT_FILENO, Array(bytes)) }
+    static func standardError(_ text: String) { write(STDERR_FILENO, Array(text.utf8)) }
+    static func standardError(_ bytes: some Sequence<UInt8>) { write(STDERR_FILENO, Array(bytes)) }
+
+    private static func write(_ fd: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if written < 0 && errno == EINTR { continue }
+            if written <= 0 { return }
+            offset += written
+        }
+    }
+}

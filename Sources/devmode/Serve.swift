@@ -1,6 +1,10 @@
 import ArgumentParser
 import DevModeServer
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 import JSONRPCNIO
 import Logging

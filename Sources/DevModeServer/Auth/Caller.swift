@@ -1,5 +1,9 @@
 import DevModeStore
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Who is calling, as established at `initialize`.
 public struct Caller: Sendable, Hashable {

@@ -1,5 +1,5 @@
 import DevModeProtocol
-import Foundation
+import FoundationEssentials
 import JSONRPC
 
 #if canImport(Glibc)
@@ -24,7 +24,11 @@ extension DevModeServer {
             fflush(nil)
             let line = Array((request.text + "\n").utf8)
             _ = line.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-            FileHandle.standardOutput.write(Data(line))
+            // A C stream of its own on fd 1, as a library would open one.
+            if let stream = fdopen(dup(STDOUT_FILENO), "w") {
+                fputs(request.text + "\n", stream)
+                fclose(stream)
+            }
             return DebugPrintResult(printed: 4)
         }
     }

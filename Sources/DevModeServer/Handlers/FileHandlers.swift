@@ -1,7 +1,11 @@
 import DevModeGit
 import DevModeProtocol
 import DevModeStore
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 
 extension DevModeServer {
@@ -217,11 +221,11 @@ extension ProjectService {
         guard (1...30_000).contains(timeout) else { throw ResponseError.invalidParams("timeoutMs must be 1…30000", field: "timeoutMs") }
         guard !request.query.isEmpty else { throw ResponseError.invalidParams("query must not be empty", field: "query") }
         let caseSensitive = request.caseSensitive ?? true
-        let expression: NSRegularExpression?
+        let expression: Regex<AnyRegexOutput>?
         if request.regex == true {
             do {
-                expression = try NSRegularExpression(
-                    pattern: request.query, options: caseSensitive ? [] : [.caseInsensitive])
+                let pattern = try Regex(request.query)
+                expression = caseSensitive ? pattern : pattern.ignoresCase()
             } catch {
                 throw ResponseError.invalidParams("query is not a valid regular expression", field: "query")
             }
@@ -264,12 +268,13 @@ extension ProjectService {
                 let lineText = String(line)
                 var columns: [Int] = []
                 if let expression {
-                    let range = NSRange(lineText.startIndex..., in: lineText)
-                    columns = expression.matches(in: lineText, range: range).map { $0.range.location }
+                    columns = lineText.matches(of: expression).map {
+                        lineText.utf16.distance(from: lineText.startIndex, to: $0.range.lowerBound)
+                    }
                 } else {
                     let haystack = caseSensitive ? lineText : lineText.lowercased()
                     var from = haystack.startIndex
-                    while let found = haystack.range(of: needle, range: from..<haystack.endIndex) {
+                    while from < haystack.endIndex, let found = haystack[from...].firstRange(of: needle) {
                         columns.append(haystack.utf16.distance(from: haystack.startIndex, to: found.lowerBound))
                         from = found.upperBound
                     }

@@ -1,7 +1,11 @@
 import DevModeGit
 import DevModeProtocol
 import DevModeStore
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 
 extension DevModeServer {
@@ -171,7 +175,7 @@ extension ProjectService {
         }
         let project = Project(
             id: Identifier.make("prj"), workspaceId: workspace.id, tenantId: workspace.tenantId,
-            name: try Directory.validName(name ?? (root as NSString).lastPathComponent, field: "name"), kind: .local,
+            name: try Directory.validName(name ?? Paths.lastComponent(root), field: "name"), kind: .local,
             root: root, createdAt: store.now)
         do {
             try await store.write { transaction in

@@ -1,5 +1,9 @@
 import DevModeProtocol
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 
 extension DevModeServer {

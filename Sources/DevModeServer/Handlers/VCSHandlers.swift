@@ -1,7 +1,11 @@
 import DevModeGit
 import DevModeProtocol
 import DevModeStore
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 
 extension DevModeServer {
@@ -22,7 +26,7 @@ extension DevModeServer {
         router.on(VCSCommitRequest.self) { request, context in
             let projects = context.server.projects
             let project = try await projects.project(request.projectId, for: context.actor, atLeast: .member, auditing: VCSCommitRequest.method)
-            guard !request.message.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            guard !request.message.trimmed.isEmpty else {
                 throw ResponseError.invalidParams("message must not be empty", field: "message")
             }
             let paths = try request.paths?.map { try ProjectPath.resolve($0, in: project.root).relative }
@@ -166,8 +170,7 @@ extension ProjectService {
         do {
             return try await body()
         } catch let error as GitError {
-            let message = error.message.replacingOccurrences(of: project.root + "/", with: "")
-                .replacingOccurrences(of: project.root, with: ".")
+            let message = error.message.replacing(project.root + "/", with: "").replacing(project.root, with: ".")
             if error.isNotFound { throw ResponseError(code: .notFound, message: "Not found: \(message)") }
             // A branch that exists already is a conflict, like any object that exists already.
             if error.isConflict || error.isAlreadyExists {

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
 import Glibc
@@ -61,7 +61,7 @@ enum FileSystem {
 
     /// Writes atomically: temp file, fsync, rename, fsync of the folder. Creates missing folders.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
+        let directory = Paths.parent(path)
         try makeDirectories(directory)
         let temporary = directory + "/.devmode-write-" + UUID().uuidString
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
@@ -102,7 +102,7 @@ enum FileSystem {
             guard (info.st_mode & S_IFMT) == S_IFDIR else { throw Failure(operation: "mkdir", path: directory, code: ENOTDIR) }
             return
         }
-        let parent = (directory as NSString).deletingLastPathComponent
+        let parent = Paths.parent(directory)
         if !parent.isEmpty && parent != directory { try makeDirectories(parent) }
         guard mkdir(directory, 0o755) == 0 || errno == EEXIST else {
             throw Failure(operation: "mkdir", path: directory, code: errno)
@@ -122,23 +122,29 @@ enum FileSystem {
         } else {
             guard unlink(path) == 0 else { throw Failure(operation: "unlink", path: path, code: errno) }
         }
-        syncDirectory((path as NSString).deletingLastPathComponent)
+        syncDirectory(Paths.parent(path))
     }
 
     static func move(_ from: String, to: String, overwrite: Bool) throws {
-        try makeDirectories((to as NSString).deletingLastPathComponent)
+        try makeDirectories(Paths.parent(to))
         if !overwrite && kind(to) != nil { throw Failure(operation: "rename", path: to, code: EEXIST) }
         guard rename(from, to) == 0 else { throw Failure(operation: "rename", path: to, code: errno) }
-        syncDirectory((to as NSString).deletingLastPathComponent)
+        syncDirectory(Paths.parent(to))
     }
 
     /// Total bytes of the regular files under `path` (symlinks not followed).
     static func usage(_ path: String) -> Int {
-        guard let enumerator = FileManager.default.enumerator(atPath: path) else { return 0 }
         var total = 0
-        while let next = enumerator.nextObject() as? String {
-            let full = path + "/" + next
-            if kind(full) == .file { total += size(full) ?? 0 }
+        var folders = [path]
+        while let folder = folders.popLast() {
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
+                let full = folder + "/" + name
+                switch kind(full) {
+                case .file: total += size(full) ?? 0
+                case .directory: folders.append(full)
+                default: break
+                }
+            }
         }
         return total
     }

@@ -1,5 +1,5 @@
 import DevModeProtocol
-import Foundation
+import FoundationEssentials
 import JSONRPC
 
 #if canImport(Glibc)

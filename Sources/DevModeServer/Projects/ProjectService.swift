@@ -1,7 +1,11 @@
 import DevModeGit
 import DevModeProtocol
 import DevModeStore
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import JSONRPC
 import Logging
 

@@ -1,4 +1,8 @@
-import Foundation
+import FoundationEssentials
+
+#if canImport(Glibc)
+import Glibc
+#endif
 import DevModeProtocol
 import DevModeStore
 import JSONRPC
@@ -422,7 +426,7 @@ public struct Directory: Sendable {
     // MARK: Validation
 
     static func validName(_ name: String, field: String) throws -> String {
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = name.trimmed
         guard !trimmed.isEmpty, trimmed.count <= 200, !trimmed.contains(where: { $0.isNewline || $0 == "\0" }) else {
             throw ResponseError.invalidParams("\(field) must be 1 to 200 characters on one line", field: field)
         }
