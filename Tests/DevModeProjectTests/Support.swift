@@ -205,7 +205,7 @@ struct GitCLI {
         process.environment = environment
         // stderr goes to a file, stdout to a pipe read to its end: neither can fill up and block the child.
         let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("git-stderr-\(UUID().uuidString)").path
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: errPath) }
         let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         let out = Pipe()

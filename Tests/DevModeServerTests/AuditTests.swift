@@ -89,7 +89,7 @@ struct AuditTests {
             entry.actor = "user:\(fixture.memberA.user.id)"
             entry.hash = AuditChain.hash(entry)
             let forged = entry
-            try await server.store.write { transaction in
+            _ = try await server.store.write { transaction in
                 try transaction.connection.execute(
                     "UPDATE audit_log SET actor = ?, hash = ? WHERE seq = ?", .text(forged.actor), .text(forged.hash),
                     .integer(seq))

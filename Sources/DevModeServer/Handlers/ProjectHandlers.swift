@@ -117,7 +117,7 @@ extension DevModeServer {
             let projects = context.server.projects
             let project = try await projects.project(request.projectId, for: context.actor, atLeast: .admin, auditing: ProjectDeleteRequest.method)
             try await projects.change(project, method: ProjectDeleteRequest.method, target: nil, by: context.actor) {
-                try await projects.store.write { try $0.deleteProject(id: project.id) }
+                _ = try await projects.store.write { try $0.deleteProject(id: project.id) }
                 await projects.forget(project)
                 if project.kind == .hosted { try? FileManager.default.removeItem(atPath: project.root) }
                 return ((), project.kind == .local ? "forgotten; the folder is untouched" : nil)
