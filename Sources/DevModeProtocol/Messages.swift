@@ -55,6 +55,7 @@ public enum DevModeMessages {
         VCSBranchListRequest.self,
         VCSBranchCreateRequest.self,
         VCSCheckoutRequest.self,
+        DocumentGetRequest.self,
     ]
 
     /// Requests that name no object by id, with why they need no isolation check. Every request is
@@ -72,12 +73,16 @@ public enum DevModeMessages {
         WorkspaceListRequest.method: "lists only what the caller may see",
         AuditVerifyRequest.method: "server admins only",
         ProjectOpenRequest.method: "names a folder, not an object; local mode only, inside the allowed roots",
+        DocumentGetRequest.method: "names a document of the session's own (opened by its client), not a tenant object",
     ]
 
     public static let notifications: [any NotificationType.Type] = [
         InitializedNotification.self,
         ExitNotification.self,
         CancelRequestNotification.self,
+        DidOpenTextDocumentNotification.self,
+        DidChangeTextDocumentNotification.self,
+        DidCloseTextDocumentNotification.self,
     ]
 
     /// Notifications the server sends to clients (never received).

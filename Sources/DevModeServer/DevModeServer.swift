@@ -73,6 +73,7 @@ public final class DevModeServer: Sendable {
         registerProjectHandlers(&router)
         registerFileHandlers(&router)
         registerVCSHandlers(&router)
+        registerDocumentHandlers(&router)
         if configuration.enableDebugMethods {
             registerDebugHandlers(&router)
         }

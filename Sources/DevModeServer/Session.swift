@@ -21,6 +21,7 @@ public final class Session: MessageHandler {
         var caller: Caller?
         var checkedAt: ContinuousClock.Instant = .now
         var sawShutdown = false
+        var positionEncoding: PositionEncoding = .utf16
     }
 
     public let id: Int
@@ -30,6 +31,8 @@ public final class Session: MessageHandler {
     private let localCaller: Caller?
     private let logger: Logger
     private let state = LockedState(State())
+    /// The documents this session's client has open (`textDocument/didOpen` … `didClose`).
+    public let documents = DocumentStore()
 
     init(id: Int, transport: String, server: DevModeServer, localCaller: Caller?, logger: Logger) {
         self.id = id
@@ -41,6 +44,13 @@ public final class Session: MessageHandler {
 
     public var phase: Phase { state.withLock { $0.phase } }
     public var caller: Caller? { state.withLock { $0.caller } }
+
+    /// What `Position.character` counts on this session: negotiated at `initialize`, UTF-16 by default.
+    public var positionEncoding: PositionEncoding { state.withLock { $0.positionEncoding } }
+
+    func negotiatedPositionEncoding(_ encoding: PositionEncoding) {
+        state.withLock { $0.positionEncoding = encoding }
+    }
 
     /// 0 when `shutdown` was received before the session ended, 1 otherwise (LSP's exit status).
     public var lspExitStatus: Int32 { state.withLock { $0.sawShutdown } ? 0 : 1 }

@@ -305,7 +305,13 @@ import Testing
         var configuration = ServerConfiguration(enableDebugMethods: true, localMode: true)
         configuration.projects.allowedRoots = [home]
         let client = TestClient(server: try await TestServer.make(configuration: configuration), local: true)
-        let requests = spec.methods.filter { !$0.isNotification }
+        // Client-to-server notifications other than the lifecycle's are part of the story too (a document opened
+        // by `textDocument/didOpen` is read back by `document/get`): their first examples are sent in order.
+        let lifecycleNotifications: Set<String> = [
+            InitializedNotification.method, ExitNotification.method, CancelRequestNotification.method,
+        ]
+        let storyNotifications = Set(DevModeMessages.registry.notifications.keys).subtracting(lifecycleNotifications)
+        let requests = spec.methods.filter { !$0.isNotification || storyNotifications.contains($0.name) }
         guard let initialize = requests.first(where: { $0.name == InitializeRequest.method }) else {
             Issue.record("no initialize in openrpc.json")
             return
@@ -315,6 +321,14 @@ import Testing
         let order = [initialize] + middle + requests.filter { $0.name == ShutdownRequest.method }
         var ids = ExampleIDs(liveHome: home)
         for method in order {
+            if method.isNotification, let example = method.examples.first {
+                var problems: [String] = []
+                let params = ids.substituting(example.params, at: "params", problems: &problems)
+                let message: JSONValue = ["jsonrpc": "2.0", "method": .string(method.name), "params": params]
+                client.connection.sendRaw(Array(try JSONEncoder().encode(message)))
+                for problem in problems { Issue.record("\(method.name), live: \(problem)") }
+                continue
+            }
             guard let example = method.examples.first, let schema = method.json["result"]?["schema"] else { continue }
             var problems: [String] = []
             let params = ids.substituting(example.params, at: "params", problems: &problems)

@@ -72,13 +72,20 @@ public struct ServerInfo: Codable, Hashable, Sendable {
 }
 
 public struct ServerCapabilities: Codable, Hashable, Sendable {
-    /// LSP's position encoding; UTF-16 until the document-sync work negotiates others.
+    /// LSP's position encoding: the first of the client's `general.positionEncodings` the server
+    /// supports ("utf-8", "utf-16", "utf-32"), "utf-16" when the client names none.
     public var positionEncoding: String
+    /// LSP's document sync: open/close and incremental changes.
+    public var textDocumentSync: TextDocumentSyncOptions
     /// devmode's own: protocol version, the methods this server serves, and its limits.
     public var experimental: DevModeCapabilities
 
-    public init(positionEncoding: String = "utf-16", experimental: DevModeCapabilities) {
+    public init(
+        positionEncoding: String = "utf-16", textDocumentSync: TextDocumentSyncOptions = TextDocumentSyncOptions(),
+        experimental: DevModeCapabilities
+    ) {
         self.positionEncoding = positionEncoding
+        self.textDocumentSync = textDocumentSync
         self.experimental = experimental
     }
 }

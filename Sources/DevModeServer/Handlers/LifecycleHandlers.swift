@@ -10,8 +10,12 @@ extension DevModeServer {
                     "client": "\(request.clientInfo?.name ?? "unknown") \(request.clientInfo?.version ?? "")"
                 ])
             let limits = context.server.configuration.limits
+            let encoding = PositionEncoding.negotiate(clientCapabilities: request.capabilities)
+            context.session.negotiatedPositionEncoding(encoding)
             return InitializeResult(
                 capabilities: ServerCapabilities(
+                    positionEncoding: encoding.rawValue,
+                    textDocumentSync: TextDocumentSyncOptions(openClose: true, change: 2),
                     experimental: DevModeCapabilities(
                         protocolVersion: DevModeMessages.protocolVersion,
                         methods: context.server.methods.sorted(),
