@@ -47,6 +47,7 @@ let package = Package(
         ),
         // One Codable type per method, the registry and the project's error codes.
         .target(name: "DevModeProtocol", dependencies: ["JSONRPC"]),
+        .target(name: "DevModeAI", dependencies: []),
         .target(
             name: "DevModeServer",
             dependencies: [
@@ -68,7 +69,7 @@ let package = Package(
         .executableTarget(
             name: "devmode-bench",
             dependencies: [
-                "JSONRPC", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres",
+                "JSONRPC", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeAI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -79,6 +80,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI"]),
         .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit"]),
         .testTarget(name: "DevModeProjectTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC", "DevModeStore", "DevModeGit"]),
         .testTarget(
@@ -93,6 +95,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol"]),
+        .testTarget(name: "DevModeDocumentTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -35,6 +35,10 @@ struct DevModeBench: AsyncParsableCommand {
             `git log -500` on a history of --log-commits commits made with `git fast-import` \
             (--log-runs each).
 
+            local-engine: the embedded `local` completion engine in process (no server): ~100k lines of \
+            swift-nio learnt, `complete` timed at 2,000 random cursors; then quality on swift-nio's \
+            Sources with 10% of the files held out (exact match, prefix match, characters saved).
+
             The load average is printed before each group.
             """
     )
@@ -42,7 +46,7 @@ struct DevModeBench: AsyncParsableCommand {
     @Option(help: "The devmode binary (default: the devmode next to this executable).")
     var devmode: String?
 
-    @Option(help: "transport, auth, audit, git or all (repeat or comma-separate for several).")
+    @Option(help: "transport, auth, audit, git, local-engine or all (repeat or comma-separate for several).")
     var suite: [String] = ["all"]
 
     @Option(help: "Pipelined server/info requests per launch (measured; a warm-up comes first).")
@@ -103,6 +107,7 @@ struct DevModeBench: AsyncParsableCommand {
 
     enum Suite: String, CaseIterable {
         case transport, auth, audit, git
+        case localEngine = "local-engine"
     }
 
     /// The suites asked for, in their fixed order.
@@ -120,7 +125,7 @@ struct DevModeBench: AsyncParsableCommand {
         let known = Set(Suite.allCases.map(\.rawValue) + ["all"])
         for name in suite.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
         where !known.contains(name) {
-            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git or all")
+            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine or all")
         }
         if let authRuns { guard authRuns >= 1 else { throw ValidationError("--auth-runs must be at least 1") } }
         guard initializeSamples >= 1 else { throw ValidationError("--initialize-samples must be at least 1") }
@@ -133,14 +138,14 @@ struct DevModeBench: AsyncParsableCommand {
     func run() async throws {
         signal(SIGPIPE, SIG_IGN)
         let binary = devmode ?? Self.siblingDevmode()
-        guard FileManager.default.isExecutableFile(atPath: binary) else {
+        let suites = self.suites
+        guard suites == [.localEngine] || FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("no executable devmode at \(binary)")
         }
         let workDirectory = NSTemporaryDirectory() + "devmode-bench-\(getpid())"
         try FileManager.default.createDirectory(atPath: workDirectory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: workDirectory) }
 
-        let suites = self.suites
         let environment = ServerProcess.environment(dataDirectory: workDirectory + "/data")
         // TCP sessions authenticate (stdio ones act as the local user): get a key before any timing.
         let needsKey = (suites.contains(.transport) && transport.transports.contains(.tcp)) || suites.contains(.auth)
@@ -232,9 +237,26 @@ struct DevModeBench: AsyncParsableCommand {
             report.git = git.figures(result)
         }
 
+        var localEngine: LocalEngineSuite.Figures?
+        if suites.contains(.localEngine) {
+            header(.localEngine)
+            let suite = LocalEngineSuite()
+            print("\(suite.repository) HEAD: latency on ~\(suite.latencyLines) lines, quality on Sources with 10% held out")
+            do {
+                let figures = try suite.run(workDirectory: workDirectory, progress: { print($0) })
+                print("")
+                print(suite.table(figures))
+                for example in figures.examples { print("  e.g. \(example)") }
+                localEngine = figures
+            } catch {
+                failures.append("local-engine: \(error)")
+                print("local-engine: FAILED: \(error)")
+            }
+        }
+
         if json {
             report.failures = failures
-            print(try Report.json(report, devmode: binary, plan: plan))
+            print(LocalEngineSuite.merge(json: try Report.json(report, devmode: binary, plan: plan), figures: localEngine))
         }
         if !failures.isEmpty { throw ExitCode(2) }
     }
