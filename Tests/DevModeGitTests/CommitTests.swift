@@ -67,8 +67,10 @@ import Testing
             try dir.write("lib/a.txt", "a\n")
             try await commitAll(repo, "base")
 
-            try dir.write("keep.txt", "two\n")
-            try dir.write("change.txt", "two\n")
+            // New sizes, not only new bytes: a same-size rewrite within one timestamp tick of the
+            // index write is "racily clean" to git's stat check (git's own limit, not this module's).
+            try dir.write("keep.txt", "two, longer\n")
+            try dir.write("change.txt", "two, longer\n")
             try dir.remove("gone.txt")
             try dir.write("lib/b.txt", "b\n")
             try dir.write("lib/deep/c.txt", "c\n")
@@ -77,7 +79,8 @@ import Testing
 
             let changed = lines(try git(["diff-tree", "--no-commit-id", "--name-status", "-r", info.id], in: dir.path))
             #expect(changed == ["M\tchange.txt", "D\tgone.txt", "A\tlib/b.txt", "A\tlib/deep/c.txt"])
-            #expect(lines(try git(["status", "--porcelain"], in: dir.path)) == [" M keep.txt"])
+            let statusLines = lines(try git(["status", "--porcelain"], in: dir.path))
+            #expect(statusLines == [" M keep.txt"], "git status after the commit: \(statusLines)")
 
             // A deleted directory given as a path is unstaged as a whole.
             try dir.remove("lib")
