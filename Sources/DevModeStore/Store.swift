@@ -108,10 +108,6 @@ public struct StoreTransaction {
         try connection.execute("SELECT id, name, created_at FROM tenants WHERE id = ?", .text(id)).first.map(Tenant.init(row:))
     }
 
-    public func tenant(named name: String) throws -> Tenant? {
-        try connection.execute("SELECT id, name, created_at FROM tenants WHERE name = ?", .text(name)).first.map(Tenant.init(row:))
-    }
-
     public func tenants() throws -> [Tenant] {
         try connection.execute("SELECT id, name, created_at FROM tenants ORDER BY created_at, id").map(Tenant.init(row:))
     }

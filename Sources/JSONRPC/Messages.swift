@@ -74,11 +74,4 @@ public struct MessageRegistry: Sendable {
         }
         return restricted
     }
-
-    public func merging(_ other: MessageRegistry) -> MessageRegistry {
-        var merged = self
-        merged.requests.merge(other.requests) { _, new in new }
-        merged.notifications.merge(other.notifications) { _, new in new }
-        return merged
-    }
 }

@@ -94,6 +94,4 @@ struct ProjectPath: Sendable, Hashable {
         defer { free(resolved) }
         return String(cString: resolved)
     }
-
-    var name: String { String(relative.split(separator: "/").last ?? "") }
 }
