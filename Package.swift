@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // System libraries: one target each, one Swift module imports each.
@@ -47,12 +48,21 @@ let package = Package(
         ),
         // One Codable type per method, the registry and the project's error codes.
         .target(name: "DevModeProtocol", dependencies: ["JSONRPC"]),
-        .target(name: "DevModeAI", dependencies: []),
+        // Model providers (OpenAI-compatible, Anthropic, the local engine) and the completion pipeline.
+        .target(
+            name: "DevModeAI",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "DevModeServer",
             dependencies: [
                 "JSONRPC", "JSONRPCNIO", "DevModeProtocol", "DevModeCrypto",
-                "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeGit",
+                "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeGit", "DevModeAI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -77,10 +87,14 @@ let package = Package(
             name: "DevModeTestSupport",
             dependencies: [
                 "JSONRPC", "DevModeProtocol", "DevModeServer", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres",
+                "DevModeAI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
-        .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI"]),
+        .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI", "DevModeTestSupport"]),
         .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit"]),
         .testTarget(name: "DevModeProjectTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC", "DevModeStore", "DevModeGit"]),
         .testTarget(
