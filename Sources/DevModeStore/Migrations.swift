@@ -117,5 +117,34 @@ public enum Schema {
                 """,
                 "CREATE INDEX projects_workspace ON projects (workspace_id)",
             ]),
+        Migration(
+            version: 3, name: "models per workspace and usage events",
+            statements: [
+                // The models a workspace chose (ids separated by newlines, in order); NULL: it never
+                // chose, and the registry's default models apply.
+                "ALTER TABLE workspaces ADD COLUMN models TEXT",
+                // One row per model call and per completion telemetry event. No foreign keys: usage
+                // outlives the workspaces and users it names (reports, bills).
+                """
+                CREATE TABLE usage_events (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL,
+                    workspace_id TEXT,
+                    user_id TEXT,
+                    kind TEXT NOT NULL,
+                    model TEXT,
+                    subject TEXT,
+                    input_tokens BIGINT NOT NULL DEFAULT 0,
+                    output_tokens BIGINT NOT NULL DEFAULT 0,
+                    cost_micros BIGINT NOT NULL DEFAULT 0,
+                    latency_ms BIGINT,
+                    outcome TEXT NOT NULL,
+                    detail TEXT,
+                    created_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX usage_events_tenant_time ON usage_events (tenant_id, created_at)",
+                "CREATE INDEX usage_events_workspace_time ON usage_events (workspace_id, created_at)",
+                "CREATE INDEX usage_events_subject ON usage_events (subject)",
+            ]),
     ]
 }

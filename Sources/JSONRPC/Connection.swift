@@ -43,6 +43,9 @@ public final class Connection: Sendable {
     private struct ScheduledWork {
         var task: Task<Void, Never>
         var ordering: MessageOrdering
+        /// What a later `.update` of the same key waits for: the end of `task`, or, for a `.read`,
+        /// the moment its handler calls `OrderingRelease.release()` (it has read what it needs).
+        var gate: Task<Void, Never>
     }
 
     private struct State {
@@ -348,15 +351,34 @@ public final class Connection: Sendable {
             case .update(let resource):
                 key = resource
                 for earlier in state.workByKey[resource] ?? [] {
-                    if let work = state.work[earlier] { dependencies.append(work.task) }
+                    if let work = state.work[earlier] { dependencies.append(work.gate) }
                 }
+            }
+            guard case .read = ordering else {
+                let task = Task { [self, dependencies] in
+                    for dependency in dependencies { await dependency.value }
+                    await work()
+                    finishWork(id, key: key)
+                }
+                state.work[id] = ScheduledWork(task: task, ordering: ordering, gate: task)
+                if let key { state.workByKey[key, default: []].append(id) }
+                return task
+            }
+            // A read may let later updates of its key go ahead before it ends (a completion that has
+            // taken its snapshot of the document need not hold up the next edit while a model answers).
+            let (released, release) = AsyncStream<Void>.makeStream()
+            let gate = Task {
+                for await _ in released { break }
             }
             let task = Task { [self, dependencies] in
                 for dependency in dependencies { await dependency.value }
-                await work()
+                await OrderingRelease.$current.withValue(OrderingRelease { release.finish() }) {
+                    await work()
+                }
+                release.finish()
                 finishWork(id, key: key)
             }
-            state.work[id] = ScheduledWork(task: task, ordering: ordering)
+            state.work[id] = ScheduledWork(task: task, ordering: ordering, gate: gate)
             if let key { state.workByKey[key, default: []].append(id) }
             return task
         }
@@ -477,4 +499,15 @@ final class BatchCollector: Sendable {
         }
         if let finished { completion(finished) }
     }
+}
+
+/// Lets a handler of a `.read(key)` message end its hold on the key early: later `.update`s of the
+/// key stop waiting for it. Call it once the handler has read what it needs; a no-op elsewhere.
+public struct OrderingRelease: Sendable {
+    @TaskLocal static var current: OrderingRelease?
+    private let body: @Sendable () -> Void
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+
+    /// Releases the current `.read` message's key (idempotent).
+    public static func release() { current?.body() }
 }
