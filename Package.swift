@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(
             name: "devmode",
             dependencies: [
-                "DevModeServer", "JSONRPCNIO", "DevModeStore", "DevModeProtocol",
+                "DevModeServer", "JSONRPCNIO", "DevModeStore", "DevModeProtocol", "DevModeAI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -56,6 +56,12 @@ public enum DevModeMessages {
         VCSBranchCreateRequest.self,
         VCSCheckoutRequest.self,
         DocumentGetRequest.self,
+        ModelListRequest.self,
+        WorkspaceSetModelsRequest.self,
+        InlineCompletionRequest.self,
+        CompletionRequest.self,
+        AICompleteRequest.self,
+        ExecuteCommandRequest.self,
     ]
 
     /// Requests that name no object by id, with why they need no isolation check. Every request is
@@ -74,6 +80,11 @@ public enum DevModeMessages {
         AuditVerifyRequest.method: "server admins only",
         ProjectOpenRequest.method: "names a folder, not an object; local mode only, inside the allowed roots",
         DocumentGetRequest.method: "names a document of the session's own (opened by its client), not a tenant object",
+        InlineCompletionRequest.method:
+            "names a document of the session's own; the project it maps to is checked against the caller's role",
+        CompletionRequest.method:
+            "names a document of the session's own; the project it maps to is checked against the caller's role",
+        ExecuteCommandRequest.method: "names a completion of the session's own caller (others' ids are ignored)",
     ]
 
     public static let notifications: [any NotificationType.Type] = [
@@ -83,6 +94,9 @@ public enum DevModeMessages {
         DidOpenTextDocumentNotification.self,
         DidChangeTextDocumentNotification.self,
         DidCloseTextDocumentNotification.self,
+        CompletionDidShowNotification.self,
+        CompletionDidAcceptNotification.self,
+        CompletionDidRejectNotification.self,
     ]
 
     /// Notifications the server sends to clients (never received).

@@ -21,6 +21,8 @@ public final class DevModeServer: Sendable {
     public let store: Store
     public let directory: Directory
     public let projects: ProjectService
+    /// Models, completion, local engines, usage.
+    public let ai: AIService
     let authenticator: Authenticator
     /// The local user, for stdio sessions in local mode.
     let localCaller: Caller?
@@ -57,6 +59,13 @@ public final class DevModeServer: Sendable {
         self.store = store
         self.directory = Directory(store: store)
         self.projects = ProjectService(settings: configuration.projects, store: store)
+        self.ai = AIService(configuration: configuration, store: store, logger: logger)
+        let engines = ai.engines
+        projects.observeChanges { project, paths in
+            Task.detached(priority: .utility) {
+                for path in paths { engines.fileChanged(root: project.root, path: path) }
+            }
+        }
         self.authenticator = authenticator
         self.localCaller = localCaller
         self.router = Self.makeRouter(configuration)
@@ -74,6 +83,8 @@ public final class DevModeServer: Sendable {
         registerFileHandlers(&router)
         registerVCSHandlers(&router)
         registerDocumentHandlers(&router)
+        registerModelHandlers(&router)
+        registerCompletionHandlers(&router)
         if configuration.enableDebugMethods {
             registerDebugHandlers(&router)
         }
@@ -137,6 +148,7 @@ public final class DevModeServer: Sendable {
 
     /// Closes the open repositories and the database. Call after the transports have stopped.
     public func close() async {
+        await ai.close()
         await projects.close()
         await store.driver.close()
     }

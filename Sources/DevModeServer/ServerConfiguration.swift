@@ -1,3 +1,4 @@
+import DevModeAI
 import JSONRPC
 
 /// Everything the server's behaviour depends on. The CLI fills it from flags; tests build it directly.
@@ -21,13 +22,35 @@ public struct ServerConfiguration: Sendable {
     /// Where hosted projects live, the file size and storage limits, and (local mode) the folders
     /// `project/open` may register.
     public var projects: ProjectService.Settings
+    /// Every model the server knows (the model registry file), and the default models of a
+    /// workspace that never chose. With no file: only `local`.
+    public var models: ModelRegistry
+    /// Prompt budget, output limits and cache size of the completion pipeline.
+    public var completion: CompletionPipeline.Settings
+    /// What the local engines learn from, and how soon they learn an edit.
+    public var localEngine: LocalEngines.Settings
+    /// Most documents one session may hold open (`maxOpenDocuments`); more are refused, logged.
+    public var maxOpenDocuments: Int
+    /// Most bytes one open document may hold (`maxDocumentBytes`).
+    public var maxDocumentBytes: Int
+    /// Where providers' API keys are looked up (the process environment; tests inject their own).
+    public var environment: ModelClients.Environment
 
     public init(
         version: String = DevModeVersion.current, limits: Limits = Limits(), enableDebugMethods: Bool = false,
         shutdownGrace: Duration = .seconds(5), localMode: Bool = false, tokenSecret: [UInt8]? = nil,
         credentialRecheckInterval: Duration = .seconds(5),
-        projects: ProjectService.Settings = ProjectService.Settings(dataDirectory: StoreLocation.defaultDataDirectory)
+        projects: ProjectService.Settings = ProjectService.Settings(dataDirectory: StoreLocation.defaultDataDirectory),
+        models: ModelRegistry = ModelRegistry(), completion: CompletionPipeline.Settings = CompletionPipeline.Settings(),
+        localEngine: LocalEngines.Settings = LocalEngines.Settings(), maxOpenDocuments: Int = 1_000,
+        maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment
     ) {
+        self.models = models
+        self.completion = completion
+        self.localEngine = localEngine
+        self.maxOpenDocuments = maxOpenDocuments
+        self.maxDocumentBytes = maxDocumentBytes
+        self.environment = environment
         self.projects = projects
         self.localMode = localMode
         self.tokenSecret = tokenSecret

@@ -33,6 +33,8 @@ public final class Session: MessageHandler {
     private let state = LockedState(State())
     /// The documents this session's client has open (`textDocument/didOpen` … `didClose`).
     public let documents = DocumentStore()
+    /// How this session's completions are set up (`initialize`) and where its documents belong.
+    let completion = LockedState(CompletionSetup())
 
     init(id: Int, transport: String, server: DevModeServer, localCaller: Caller?, logger: Logger) {
         self.id = id
@@ -182,6 +184,42 @@ public final class Session: MessageHandler {
     public func connectionClosed(_ connection: Connection) async {
         server.connectionEnded(connection)
         server.projects.sessionEnded(self)
+        server.ai.engines.drop(looseDocumentsKey)
         logger.debug("session ended")
     }
+}
+
+/// A session's completion setup: the defaults its client named at `initialize`
+/// (`initializationOptions.workspaceId`, `.completionModel`), the folders it opened (`rootUri`,
+/// `workspaceFolders`), and where each of its documents was found to belong (re-checked after a
+/// few seconds, as roles can change).
+struct CompletionSetup: Sendable {
+    struct Folder: Sendable, Hashable {
+        /// The folder's real path.
+        var root: String
+        /// The project registered for it (a git repository inside the allowed roots), if any.
+        var projectId: String?
+        var workspaceId: String?
+    }
+
+    var workspaceId: String?
+    var model: String?
+    var folders: [Folder] = []
+    var places: [String: (place: DocumentPlace, at: ContinuousClock.Instant)] = [:]
+}
+
+/// Where a document belongs: the workspace whose models and usage it counts against, the engine
+/// that learns it (a folder's root, or the session's loose documents), and its path there.
+struct DocumentPlace: Sendable, Hashable {
+    var workspaceId: String
+    var projectId: String?
+    /// The local engine's key: a folder's absolute root, or the session's loose-documents key.
+    var engineKey: String
+    /// Relative to the folder (the file name for a loose document).
+    var path: String
+}
+
+extension Session {
+    /// The engine key of documents that belong to no folder.
+    var looseDocumentsKey: String { "session:\(id)" }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevModeAI
 import DevModeServer
 import FoundationEssentials
 
@@ -42,6 +43,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most bytes a workspace's hosted projects may hold (workspaceStorageBytes).")
     var workspaceStorageBytes: Int = 1 << 30
 
+    @Option(
+        help: """
+            The model registry (JSON; see the README). Default: $DEVMODE_MODELS, else models.json in the data \
+            directory when it exists, else only the local engine.
+            """)
+    var models: String?
+    @Option(help: "Most documents one session may hold open (maxOpenDocuments).")
+    var maxOpenDocuments: Int = 1_000
+    @Option(help: "Largest open document, and largest ai/complete prefix plus suffix, in bytes (maxDocumentBytes).")
+    var maxDocumentBytes: Int = 10 << 20
+
     @Flag(help: "Over stdio, require a credential too (by default a stdio session acts as the local user).")
     var requireAuth = false
 
@@ -71,7 +83,8 @@ struct Serve: AsyncParsableCommand {
             ("max-header-block-bytes", maxHeaderBlockBytes), ("max-nesting-depth", maxNestingDepth),
             ("max-batch-length", maxBatchLength), ("max-requests-in-flight", maxRequestsInFlight),
             ("max-outbound-bytes", maxOutboundBytes), ("max-file-bytes", maxFileBytes),
-            ("workspace-storage-bytes", workspaceStorageBytes),
+            ("workspace-storage-bytes", workspaceStorageBytes), ("max-open-documents", maxOpenDocuments),
+            ("max-document-bytes", maxDocumentBytes),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
@@ -92,6 +105,7 @@ struct Serve: AsyncParsableCommand {
         limits.maxBatchLength = maxBatchLength
         limits.maxRequestsInFlight = maxRequestsInFlight
         limits.maxOutboundBytes = maxOutboundBytes
+        let registry = try loadModelRegistry()
         let store = try await storage.openStore()
         let server = try await DevModeServer.open(
             configuration: ServerConfiguration(
@@ -101,8 +115,11 @@ struct Serve: AsyncParsableCommand {
                 projects: ProjectService.Settings(
                     dataDirectory: storage.dataDirectory, maxFileBytes: maxFileBytes,
                     workspaceStorageBytes: workspaceStorageBytes,
-                    allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot)),
+                    allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot),
+                models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes),
             store: store, logger: logger)
+        logger.info(
+            "models", metadata: ["registry": "\(registry.models.map(\.id).joined(separator: ", "))", "default": "\(registry.defaultModels)"])
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         var stdioService: StdioService?
@@ -141,5 +158,20 @@ struct Serve: AsyncParsableCommand {
     private func writeAtomically(_ text: String, to path: String) throws {
         let url = URL(fileURLWithPath: path)
         try Data(text.utf8).write(to: url, options: .atomic)
+    }
+}
+
+extension Serve {
+    /// The registry named by --models or $DEVMODE_MODELS, else the data directory's models.json,
+    /// else only the local engine. A file that is named but unreadable or invalid stops the start.
+    func loadModelRegistry() throws -> ModelRegistry {
+        let named = models ?? ProcessInfo.processInfo.environment["DEVMODE_MODELS"].flatMap { $0.isEmpty ? nil : $0 }
+        let path = named ?? storage.dataDirectory + "/models.json"
+        guard named != nil || FileManager.default.fileExists(atPath: path) else { return ModelRegistry() }
+        do {
+            return try ModelRegistry.load(path: path)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 }

@@ -77,16 +77,45 @@ public struct ServerCapabilities: Codable, Hashable, Sendable {
     public var positionEncoding: String
     /// LSP's document sync: open/close and incremental changes.
     public var textDocumentSync: TextDocumentSyncOptions
+    /// LSP 3.18's inline completion (ghost text).
+    public var inlineCompletionProvider: Bool
+    /// LSP's completion list (AI completions for clients without inline completion).
+    public var completionProvider: CompletionOptions
+    /// LSP's commands the server runs (`devmode.completion.accepted`).
+    public var executeCommandProvider: ExecuteCommandOptions
     /// devmode's own: protocol version, the methods this server serves, and its limits.
     public var experimental: DevModeCapabilities
 
     public init(
         positionEncoding: String = "utf-16", textDocumentSync: TextDocumentSyncOptions = TextDocumentSyncOptions(),
+        inlineCompletionProvider: Bool = true, completionProvider: CompletionOptions = CompletionOptions(),
+        executeCommandProvider: ExecuteCommandOptions = ExecuteCommandOptions(),
         experimental: DevModeCapabilities
     ) {
         self.positionEncoding = positionEncoding
         self.textDocumentSync = textDocumentSync
+        self.inlineCompletionProvider = inlineCompletionProvider
+        self.completionProvider = completionProvider
+        self.executeCommandProvider = executeCommandProvider
         self.experimental = experimental
+    }
+}
+
+/// LSP's CompletionOptions.
+public struct CompletionOptions: Codable, Hashable, Sendable {
+    public var triggerCharacters: [String]
+    public var resolveProvider: Bool
+    public init(triggerCharacters: [String] = [".", "(", " "], resolveProvider: Bool = false) {
+        self.triggerCharacters = triggerCharacters
+        self.resolveProvider = resolveProvider
+    }
+}
+
+/// LSP's ExecuteCommandOptions.
+public struct ExecuteCommandOptions: Codable, Hashable, Sendable {
+    public var commands: [String]
+    public init(commands: [String] = [ExecuteCommandRequest.acceptCompletionCommand]) {
+        self.commands = commands
     }
 }
 

@@ -66,4 +66,9 @@ public final class DocumentStore: Sendable {
     }
 
     public var count: Int { documents.withLock { $0.count } }
+
+    /// Every open document (no order).
+    public func all() -> [OpenDocument] {
+        documents.withLock { Array($0.values) }
+    }
 }

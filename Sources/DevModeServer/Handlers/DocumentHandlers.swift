@@ -3,14 +3,29 @@ import JSONRPC
 
 extension DevModeServer {
     /// LSP document sync. Documents are the session's own; bad input to a notification (an unknown
-    /// document, a version that does not increase) is logged and ignored, as notifications get no reply.
+    /// document, a version that does not increase, too many or too large documents) is logged and
+    /// ignored, as notifications get no reply. Edits feed the local engine of the document's folder.
     static func registerDocumentHandlers(_ router: inout Router) {
         router.on(DidOpenTextDocumentNotification.self) { notification, context in
             let documents = context.session.documents
-            if documents.get(uri: notification.textDocument.uri) != nil {
-                context.logger.debug("document opened again: replaced", metadata: ["uri": "\(notification.textDocument.uri)"])
+            let item = notification.textDocument
+            let configuration = context.server.configuration
+            let replacing = documents.get(uri: item.uri) != nil
+            if replacing {
+                context.logger.debug("document opened again: replaced", metadata: ["uri": "\(item.uri)"])
+            } else if documents.count >= configuration.maxOpenDocuments {
+                context.logger.warning(
+                    "didOpen ignored",
+                    metadata: ["reason": "more than maxOpenDocuments (\(configuration.maxOpenDocuments)) open documents"])
+                return
             }
-            documents.open(notification.textDocument)
+            guard item.text.utf8.count <= configuration.maxDocumentBytes else {
+                context.logger.warning(
+                    "didOpen ignored", metadata: ["reason": "larger than maxDocumentBytes (\(configuration.maxDocumentBytes))"])
+                return
+            }
+            documents.open(item)
+            await context.learn(item.uri)
         }
         router.on(DidChangeTextDocumentNotification.self) { notification, context in
             do {
@@ -19,13 +34,27 @@ extension DevModeServer {
                     changes: notification.contentChanges, encoding: context.session.positionEncoding)
             } catch {
                 context.logger.warning("didChange ignored", metadata: ["reason": "\(error)"])
+                return
             }
+            if let size = context.session.documents.get(uri: notification.textDocument.uri)?.document.bytes.count,
+                size > context.server.configuration.maxDocumentBytes
+            {
+                context.session.documents.close(uri: notification.textDocument.uri)
+                context.logger.warning(
+                    "document closed: it grew larger than maxDocumentBytes",
+                    metadata: ["uri": "\(notification.textDocument.uri)"])
+                return
+            }
+            await context.learn(notification.textDocument.uri)
         }
         router.on(DidCloseTextDocumentNotification.self) { notification, context in
-            if !context.session.documents.close(uri: notification.textDocument.uri) {
-                context.logger.warning(
-                    "didClose ignored", metadata: ["reason": "no open document '\(notification.textDocument.uri)'"])
+            let uri = notification.textDocument.uri
+            if !context.session.documents.close(uri: uri) {
+                context.logger.warning("didClose ignored", metadata: ["reason": "no open document '\(uri)'"])
+                return
             }
+            let place = context.session.completion.withLock { $0.places.removeValue(forKey: uri)?.place }
+            if let place { context.server.ai.engines.documentClosed(root: place.engineKey, path: place.path) }
         }
         router.on(DocumentGetRequest.self) { request, context in
             guard let open = context.session.documents.get(uri: request.uri) else {
@@ -34,5 +63,17 @@ extension DevModeServer {
             return DocumentGetResult(
                 uri: open.uri, languageId: open.languageId, version: open.version, text: open.document.text)
         }
+    }
+}
+
+extension RequestContext {
+    /// Lets the local engine of the document's folder learn its current text (after a quiet
+    /// period). Only engines already in use learn; the session's loose documents always do.
+    func learn(_ uri: String) async {
+        guard let place = try? await place(of: uri) else { return }
+        let engines = server.ai.engines
+        guard place.engineKey == session.looseDocumentsKey || engines.exists(place.engineKey) else { return }
+        let documents = session.documents
+        engines.documentChanged(root: place.engineKey, path: place.path) { documents.get(uri: uri)?.document.text }
     }
 }

@@ -12,6 +12,7 @@ extension DevModeServer {
             let limits = context.server.configuration.limits
             let encoding = PositionEncoding.negotiate(clientCapabilities: request.capabilities)
             context.session.negotiatedPositionEncoding(encoding)
+            await context.setUpCompletion(request)
             return InitializeResult(
                 capabilities: ServerCapabilities(
                     positionEncoding: encoding.rawValue,

@@ -40,6 +40,8 @@ public final class ProjectService: Sendable {
     private let repositories = LockedState<[String: GitRepository]>([:])
     private let watchers = LockedState<[String: [ObjectIdentifier: (Session, Connection)]]>([:])
     private let usage = LockedState<[String: Int]>([:])
+    /// Told of every change to a project's files (the local engines re-learn them).
+    private let observers = LockedState<[@Sendable (Project, [String]) -> Void]>([])
 
     init(settings: Settings, store: Store) {
         self.settings = settings
@@ -132,6 +134,11 @@ public final class ProjectService: Sendable {
         }
     }
 
+    /// Calls `observer` with the paths of every change to a project's files, from any session.
+    func observeChanges(_ observer: @escaping @Sendable (Project, [String]) -> Void) {
+        observers.withLock { $0.append(observer) }
+    }
+
     func sessionEnded(_ session: Session) {
         watchers.withLock { all in
             for key in all.keys { all[key]?.removeValue(forKey: ObjectIdentifier(session)) }
@@ -141,6 +148,8 @@ public final class ProjectService: Sendable {
     /// Tells every session watching the project, except the one that made the change.
     func notify(_ project: Project, changes: [ProjectDidChangeFilesNotification.Change], cause: String, except origin: Session?) {
         guard !changes.isEmpty else { return }
+        let paths = changes.map(\.path)
+        for observer in observers.withLock({ $0 }) { observer(project, paths) }
         let targets = watchers.withLock { Array(($0[project.id] ?? [:]).values) }
         let notification = ProjectDidChangeFilesNotification(projectId: project.id, changes: changes, cause: cause)
         for (session, connection) in targets where session !== origin {

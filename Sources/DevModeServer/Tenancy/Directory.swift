@@ -439,3 +439,34 @@ public struct Directory: Sendable {
         !scope.isEmpty && scope.count <= 40 && scope.allSatisfy { $0.isLetter || $0.isNumber || $0 == "$" }
     }
 }
+
+extension Directory {
+    // MARK: Models
+
+    /// Sets the models a workspace may use (workspace admin and up). The caller checks the ids
+    /// against the registry.
+    public func setWorkspaceModels(workspaceId: String, models: [String], by actor: Actor) async throws {
+        try await change(
+            WorkspaceSetModelsRequest.method, by: actor, workspaceId: workspaceId, target: workspaceId
+        ) { transaction in
+            let (workspace, _) = try Self.workspace(workspaceId, for: actor, atLeast: .admin, in: transaction)
+            try transaction.setWorkspaceModels(workspaceId: workspaceId, models)
+            return (
+                (),
+                AuditEvent(
+                    actor: actor.auditName, tenantId: workspace.tenantId, workspaceId: workspaceId,
+                    method: WorkspaceSetModelsRequest.method, target: workspaceId,
+                    detail: models.isEmpty ? "no models" : models.joined(separator: ", "))
+            )
+        }
+    }
+
+    /// The workspace a request that names none works in: the first the caller belongs to (any role).
+    func defaultWorkspace(for actor: Actor, field: String = "workspaceId") async throws -> String {
+        let all = try await workspaces(for: actor)
+        guard let first = all.first(where: { $0.1 != nil }) ?? all.first else {
+            throw ResponseError.invalidParams("\(field) is required (you are a member of no workspace)", field: field)
+        }
+        return first.0.id
+    }
+}

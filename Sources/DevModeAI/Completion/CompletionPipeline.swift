@@ -1,0 +1,279 @@
+import FoundationEssentials
+import Logging
+import Synchronization
+
+/// Where the pipeline asks before a model call and reports after it: the quota and usage seam.
+/// The server implements it (quotas, usage events); the pipeline calls it for every model call,
+/// the local engine's included, and never for a cache hit.
+public protocol CompletionMeter: Sendable {
+    /// Admits a call (or throws the refusal) and reserves its worst case.
+    func reserve(model: ModelConfiguration, estimatedInputTokens: Int, maxOutputTokens: Int) async throws -> MeterReservation
+    /// Settles a reservation with what the call used; `outcome` is `ok`, `cancelled`, `superseded` or
+    /// the failure's kind.
+    func settle(_ reservation: MeterReservation, usage: TokenUsage, latencyMs: Int, outcome: String) async
+    /// A request answered from the cache (no model call, nothing reserved).
+    func servedFromCache(model: ModelConfiguration) async
+}
+
+/// What a meter reserved for one call.
+public struct MeterReservation: Sendable, Hashable {
+    public var id: String
+    public var model: String
+    public var inputTokens: Int
+    public var outputTokens: Int
+    public init(id: String, model: String, inputTokens: Int, outputTokens: Int) {
+        self.id = id
+        self.model = model
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+    }
+}
+
+/// One completion to make.
+public struct CompletionJob: Sendable {
+    /// A newer job with the same key supersedes this one (its upstream call is cancelled). Usually
+    /// the session and the document.
+    public var key: String?
+    public var model: ModelConfiguration
+    /// The file's path (relative to its project when it has one): context header and cache.
+    public var path: String
+    public var language: String?
+    public var prefix: String
+    public var suffix: String
+    /// Other open documents and related files, for snippets.
+    public var related: [ContextSource]
+    /// The project's engine, for the `local` model.
+    public var engine: LocalCompletionEngine?
+    /// Force multi-line or single-line; nil: decided from the cursor.
+    public var multiline: Bool?
+    public var maxCandidates: Int
+    public var meter: any CompletionMeter
+
+    public init(
+        key: String?, model: ModelConfiguration, path: String, language: String?, prefix: String, suffix: String,
+        related: [ContextSource] = [], engine: LocalCompletionEngine? = nil, multiline: Bool? = nil, maxCandidates: Int = 3,
+        meter: any CompletionMeter
+    ) {
+        self.key = key
+        self.model = model
+        self.path = path
+        self.language = language
+        self.prefix = prefix
+        self.suffix = suffix
+        self.related = related
+        self.engine = engine
+        self.multiline = multiline
+        self.maxCandidates = maxCandidates
+        self.meter = meter
+    }
+}
+
+public struct CompletionOutcome: Sendable, Hashable {
+    public var candidates: [String]
+    public var model: String
+    public var cached: Bool
+    public var usage: TokenUsage
+}
+
+public enum CompletionFailure: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A newer request for the same document took over.
+    case superseded
+    case provider(ProviderError)
+
+    public var description: String {
+        switch self {
+        case .superseded: "superseded by a newer completion request for the same document"
+        case .provider(let error): error.description
+        }
+    }
+}
+
+/// context → cache → model (one call per key at a time: a newer one cancels the older) →
+/// post-processing. Knows nothing of sessions or tenants: the job carries what it needs.
+public final class CompletionPipeline: Sendable {
+    public struct Settings: Sendable, Hashable {
+        /// Most prompt tokens a completion sends, whatever the model's context window.
+        public var maxPromptTokens: Int
+        /// Most output tokens for a single-line completion.
+        public var singleLineMaxTokens: Int
+        public var cacheCapacity: Int
+        public init(maxPromptTokens: Int = 4_096, singleLineMaxTokens: Int = 64, cacheCapacity: Int = 512) {
+            self.maxPromptTokens = maxPromptTokens
+            self.singleLineMaxTokens = singleLineMaxTokens
+            self.cacheCapacity = cacheCapacity
+        }
+    }
+
+    private struct Running {
+        var generation: UInt64
+        var task: Task<CompletionOutcome, any Error>
+    }
+
+    public let settings: Settings
+    public let cache: CompletionCache
+    private let providers: @Sendable (ModelConfiguration) -> any ModelProvider
+    private struct RunningState {
+        var next: UInt64 = 0
+        var byKey: [String: Running] = [:]
+        /// Generations replaced by a newer job with the same key, until their caller has seen it.
+        var superseded: Set<UInt64> = []
+    }
+    private let running = Mutex(RunningState())
+    private let logger: Logger
+
+    /// `providers` gives the provider for a remote model (`.openai`, `.anthropic`).
+    public init(
+        settings: Settings = Settings(), logger: Logger = Logger(label: "devmode.completion"),
+        providers: @escaping @Sendable (ModelConfiguration) -> any ModelProvider
+    ) {
+        self.settings = settings
+        self.cache = CompletionCache(capacity: settings.cacheCapacity)
+        self.providers = providers
+        self.logger = logger
+    }
+
+    /// Completes `job`. Throws `CompletionFailure`, the meter's refusal, or `CancellationError`.
+    public func complete(_ job: CompletionJob) async throws -> CompletionOutcome {
+        let cacheKey = Self.cachePrefix(job.prefix)
+        if let hit = cache.lookup(model: job.model.id, path: job.path, prefix: cacheKey, suffix: job.suffix), !hit.isEmpty {
+            await job.meter.servedFromCache(model: job.model)
+            return CompletionOutcome(
+                candidates: Array(hit.prefix(job.maxCandidates)), model: job.model.id, cached: true, usage: TokenUsage())
+        }
+        guard let key = job.key else { return try await run(job, cacheKey: cacheKey) }
+        // One call per key: start this one, cancel the one it replaces.
+        let task = Task { try await self.run(job, cacheKey: cacheKey) }
+        let (generation, replaced) = running.withLock { state -> (UInt64, Task<CompletionOutcome, any Error>?) in
+            state.next += 1
+            let replaced = state.byKey[key]
+            if let replaced { state.superseded.insert(replaced.generation) }
+            state.byKey[key] = Running(generation: state.next, task: task)
+            return (state.next, replaced?.task)
+        }
+        replaced?.cancel()
+        defer {
+            running.withLock { state in
+                if state.byKey[key]?.generation == generation { state.byKey[key] = nil }
+                state.superseded.remove(generation)
+            }
+        }
+        do {
+            return try await withTaskCancellationHandler {
+                try await task.value
+            } onCancel: {
+                task.cancel()
+            }
+        } catch is CancellationError {
+            // Cancelled by the caller, or by a newer job with the same key.
+            let superseded = running.withLock { $0.superseded.contains(generation) }
+            throw superseded && !Task.isCancelled ? CompletionFailure.superseded : CancellationError()
+        }
+    }
+
+    private func run(_ job: CompletionJob, cacheKey: String) async throws -> CompletionOutcome {
+        let multiline = job.multiline ?? PostProcessor.wantsMultiline(prefix: job.prefix, suffix: job.suffix, language: job.language)
+        let options = PostProcessOptions(
+            stop: job.model.provider == .local ? [] : job.model.effectiveFIMTemplate.stopSequences, multiline: multiline,
+            language: job.language)
+        let started = ContinuousClock.now
+        var raw: [String]
+        var usage = TokenUsage()
+        let reservation: MeterReservation
+        switch job.model.provider {
+        case .local:
+            reservation = try await job.meter.reserve(model: job.model, estimatedInputTokens: 0, maxOutputTokens: 0)
+            try Task.checkCancellation()
+            let candidates = (job.engine ?? LocalCompletionEngine()).complete(
+                prefix: job.prefix, suffix: job.suffix, language: job.language, maxCharacters: multiline ? 400 : 200)
+            raw = candidates.map(\.text)
+        case .openai, .anthropic:
+            let budget = min(settings.maxPromptTokens, job.model.contextWindow - job.model.maxOutputTokens)
+            let context = ContextBuilder.build(
+                prefix: job.prefix, suffix: job.suffix, path: job.path, language: job.language, related: job.related,
+                budgetTokens: max(budget, 64))
+            let maxTokens = multiline ? job.model.maxOutputTokens : min(job.model.maxOutputTokens, settings.singleLineMaxTokens)
+            let prompt: ProviderRequest.Prompt
+            var stop = options.stop
+            if job.model.capabilities.fillInTheMiddle {
+                prompt = .fillInTheMiddle(prefix: context.prefix, suffix: context.suffix)
+                if !multiline { stop.insert("\n", at: 0) }
+            } else {
+                let chat = ChatFallback.prompt(prefix: context.prefix, suffix: context.suffix, path: job.path, language: job.language)
+                prompt = .chat(system: chat.system, messages: chat.messages)
+            }
+            reservation = try await job.meter.reserve(
+                model: job.model, estimatedInputTokens: context.estimatedTokens, maxOutputTokens: maxTokens)
+            do {
+                let request = ProviderRequest(model: job.model, prompt: prompt, maxTokens: maxTokens, temperature: 0.1, stop: stop)
+                let answer = try await providers(job.model).collect(request)
+                var text = answer.text
+                if case .chat = prompt { text = ChatFallback.extractCompletion(from: text, prefix: context.rawPrefixTail, suffix: context.suffix) }
+                raw = [text]
+                usage = answer.usage ?? TokenUsage(
+                    inputTokens: context.estimatedTokens, outputTokens: TokenEstimate.count(answer.text))
+            } catch {
+                let outcome: String
+                switch error {
+                case is CancellationError: outcome = "cancelled"
+                case let error as ProviderError: outcome = Self.outcomeName(error)
+                default: outcome = "failed"
+                }
+                await job.meter.settle(
+                    reservation, usage: TokenUsage(inputTokens: context.estimatedTokens), latencyMs: Self.ms(since: started),
+                    outcome: outcome)
+                if let error = error as? ProviderError { throw CompletionFailure.provider(error) }
+                throw error
+            }
+        }
+        await job.meter.settle(reservation, usage: usage, latencyMs: Self.ms(since: started), outcome: "ok")
+        var candidates: [String] = []
+        for text in raw {
+            guard let processed = PostProcessor.process(text, prefix: job.prefix, suffix: job.suffix, options: options),
+                !candidates.contains(processed)
+            else { continue }
+            candidates.append(processed)
+            if candidates.count == job.maxCandidates { break }
+        }
+        if !candidates.isEmpty {
+            cache.store(model: job.model.id, path: job.path, prefix: cacheKey, suffix: job.suffix, candidates: candidates)
+        }
+        return CompletionOutcome(candidates: candidates, model: job.model.id, cached: false, usage: usage)
+    }
+
+    /// The part of the prefix the cache keys on: the last 64 lines (typing on the current line keeps
+    /// the earlier lines, so type-ahead finds the entry).
+    static func cachePrefix(_ prefix: String) -> String {
+        let utf8 = prefix.utf8
+        var newlines = 0
+        var index = utf8.endIndex
+        while index > utf8.startIndex {
+            let before = utf8.index(before: index)
+            if utf8[before] == UInt8(ascii: "\n") {
+                newlines += 1
+                if newlines > 64 { return String(prefix[index...]) }
+            }
+            index = before
+        }
+        return prefix
+    }
+
+    /// The name of a failure, for usage events and `error.data.reason`.
+    public static func outcomeName(_ error: ProviderError) -> String {
+        switch error {
+        case .unauthorized: "unauthorized"
+        case .rateLimited: "rateLimited"
+        case .upstream: "upstreamError"
+        case .timeout: "timeout"
+        case .malformed: "malformed"
+        case .truncated: "truncated"
+        case .unreachable: "unreachable"
+        case .unsupported: "unsupported"
+        case .missingCredential: "missingCredential"
+        }
+    }
+
+    static func ms(since start: ContinuousClock.Instant) -> Int {
+        let elapsed = ContinuousClock.now - start
+        return Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000)
+    }
+}

@@ -1,0 +1,230 @@
+import DevModeAI
+import DevModeProtocol
+import DevModeStore
+import FoundationEssentials
+import JSONRPC
+import Logging
+
+/// The server's AI side: the model registry and which models each workspace may use, the
+/// completion pipeline, the local engines, usage recording and the completions handed out.
+public final class AIService: Sendable {
+    public let registry: ModelRegistry
+    let pipeline: CompletionPipeline
+    let engines: LocalEngines
+    public let usage: UsageRecorder
+    let ledger = CompletionLedger()
+    private let clients: ModelClients
+    private let store: Store
+    /// Workspaces' model choices, re-read after a few seconds (another process may change them).
+    private let choices = LockedState<[String: (models: [String]?, at: ContinuousClock.Instant)]>([:])
+    static let choiceLifetime: Duration = .seconds(5)
+
+    init(configuration: ServerConfiguration, store: Store, logger: Logger) {
+        registry = configuration.models
+        clients = ModelClients(environment: configuration.environment, logger: logger)
+        let clients = self.clients
+        pipeline = CompletionPipeline(settings: configuration.completion, logger: logger) { clients.provider(for: $0) }
+        engines = LocalEngines(settings: configuration.localEngine, logger: logger)
+        usage = UsageRecorder(store: store, logger: logger)
+        self.store = store
+    }
+
+    func close() async {
+        engines.close()
+        await usage.close()
+        await clients.shutdown()
+    }
+
+    // MARK: Models per workspace
+
+    /// The models `workspaceId` may use, in its order of preference.
+    func models(workspaceId: String) async throws -> [ModelConfiguration] {
+        let cached = choices.withLock { $0[workspaceId] }
+        let chosen: [String]?
+        if let cached, ContinuousClock.now - cached.at < Self.choiceLifetime {
+            chosen = cached.models
+        } else {
+            chosen = try await store.read { try $0.workspaceModels(workspaceId: workspaceId) }
+            choices.withLock { $0[workspaceId] = (chosen, .now) }
+        }
+        return (chosen ?? registry.defaultModels).compactMap { registry.model($0) }
+    }
+
+    func setModels(workspaceId: String, _ models: [String]) {
+        choices.withLock { $0[workspaceId] = (models, .now) }
+    }
+
+    /// The model a completion uses: the one asked for (it must be enabled), else the session's
+    /// default, else the workspace's first model that can complete.
+    func completionModel(requested: String?, sessionDefault: String?, workspaceId: String) async throws
+        -> ModelConfiguration
+    {
+        let enabled = try await models(workspaceId: workspaceId)
+        if let requested {
+            guard registry.model(requested) != nil else {
+                throw ResponseError.invalidParams("no model '\(requested)' in the model registry (see model/list)", field: "model")
+            }
+            guard let model = enabled.first(where: { $0.id == requested }) else {
+                throw ResponseError.forbidden("model '\(requested)' is not enabled for this workspace (see model/list)")
+            }
+            return model
+        }
+        if let sessionDefault, let model = enabled.first(where: { $0.id == sessionDefault }) { return model }
+        if let model = enabled.first(where: { $0.capabilities.fillInTheMiddle || $0.capabilities.chat }) { return model }
+        throw ResponseError.forbidden("this workspace has no model enabled for completion (workspace/setModels)")
+    }
+
+    // MARK: Completion
+
+    struct Request: Sendable {
+        var key: String?
+        var caller: Caller
+        var workspaceId: String
+        var engineKey: String?
+        var path: String
+        var language: String?
+        var prefix: String
+        var suffix: String
+        var related: [ContextSource]
+        var model: ModelConfiguration
+        var multiline: Bool?
+        var maxCandidates: Int
+    }
+
+    struct Completed: Sendable {
+        var items: [(id: String, text: String)]
+        var model: String
+        var cached: Bool
+        var usage: TokenUsage
+    }
+
+    /// Runs a completion through the pipeline; the items get ids for telemetry.
+    func complete(_ request: Request) async throws -> Completed {
+        let engine: LocalCompletionEngine?
+        if request.model.provider == .local, let key = request.engineKey {
+            engine = await engines.ready(key)
+        } else {
+            engine = nil
+        }
+        let meter = UsageMeter(
+            recorder: usage, tenantId: request.caller.tenantId, workspaceId: request.workspaceId,
+            userId: request.caller.userId, model: request.model)
+        let job = CompletionJob(
+            key: request.key, model: request.model, path: request.path, language: request.language, prefix: request.prefix,
+            suffix: request.suffix, related: request.related, engine: engine, multiline: request.multiline,
+            maxCandidates: request.maxCandidates, meter: meter)
+        let outcome: CompletionOutcome
+        do {
+            outcome = try await pipeline.complete(job)
+        } catch let failure as CompletionFailure {
+            throw ResponseError.completionFailed(failure)
+        }
+        var items: [(String, String)] = []
+        for (index, text) in outcome.candidates.enumerated() {
+            // The first item carries the call's id (its usage event's subject).
+            let id = index == 0 ? meter.subject : Identifier.make("cmp")
+            ledger.add(
+                id,
+                CompletionLedger.Record(
+                    tenantId: request.caller.tenantId, workspaceId: request.workspaceId, userId: request.caller.userId,
+                    model: outcome.model, length: text.count))
+            items.append((id, text))
+        }
+        return Completed(items: items, model: outcome.model, cached: outcome.cached, usage: outcome.usage)
+    }
+
+    // MARK: Telemetry
+
+    enum Telemetry: Sendable {
+        case shown
+        case accepted(length: Int?)
+        case rejected
+    }
+
+    /// Files a telemetry event about a completion the caller received; anything else is ignored
+    /// (telemetry is notifications: there is nobody to answer).
+    @discardableResult
+    func telemetry(_ event: Telemetry, completionId: String, caller: Caller) -> Bool {
+        guard let record = ledger.record(completionId, userId: caller.userId), record.tenantId == caller.tenantId else {
+            return false
+        }
+        let kind: UsageEvent.Kind
+        var detail: String?
+        switch event {
+        case .shown: kind = .completionShown
+        case .rejected: kind = .completionRejected
+        case .accepted(let length):
+            if let length, length >= 0, length < record.length {
+                kind = .completionPartiallyAccepted
+                detail = "accepted \(length) of \(record.length) characters"
+            } else {
+                kind = .completionAccepted
+            }
+        }
+        usage.record(
+            UsageEvent(
+                tenantId: record.tenantId, workspaceId: record.workspaceId, userId: record.userId, kind: kind,
+                model: record.model, subject: completionId, detail: detail))
+        return true
+    }
+}
+
+/// The quota and usage seam of one completion: `reserve` admits every call until quotas exist
+/// (the quota issue fills it in); `settle` records what the call used, with its cost.
+struct UsageMeter: CompletionMeter {
+    let recorder: UsageRecorder
+    let tenantId: String
+    let workspaceId: String
+    let userId: String
+    let model: ModelConfiguration
+    /// The completion's id: the subject of its usage event and of the telemetry about it.
+    let subject = Identifier.make("cmp")
+
+    func reserve(model: ModelConfiguration, estimatedInputTokens: Int, maxOutputTokens: Int) async throws -> MeterReservation {
+        MeterReservation(id: subject, model: model.id, inputTokens: estimatedInputTokens, outputTokens: maxOutputTokens)
+    }
+
+    func settle(_ reservation: MeterReservation, usage: TokenUsage, latencyMs: Int, outcome: String) async {
+        recorder.record(
+            UsageEvent(
+                tenantId: tenantId, workspaceId: workspaceId, userId: userId, kind: .completion, model: model.id,
+                subject: subject, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens,
+                costMicros: model.pricing.costMicros(usage), latencyMs: latencyMs, outcome: outcome))
+    }
+
+    func servedFromCache(model: ModelConfiguration) async {
+        recorder.record(
+            UsageEvent(
+                tenantId: tenantId, workspaceId: workspaceId, userId: userId, kind: .completion, model: model.id,
+                subject: subject, latencyMs: 0, outcome: "cached"))
+    }
+}
+
+extension ResponseError {
+    /// A failed completion, as a client can act on it.
+    static func completionFailed(_ failure: CompletionFailure) -> ResponseError {
+        switch failure {
+        case .superseded:
+            return ResponseError(code: .contentModified, message: failure.description)
+        case .provider(let error):
+            var data: [String: JSONValue] = ["reason": .string(CompletionPipeline.outcomeName(error))]
+            switch error {
+            case .rateLimited(let retryAfterMs, _):
+                data["source"] = "provider"
+                // Always there: a client needs a number to wait; 1 s when the provider named none.
+                data["retryAfterMs"] = .int(retryAfterMs ?? 1_000)
+                return ResponseError(code: .rateLimited, message: error.description, data: .object(data))
+            case .unauthorized(let status, _), .upstream(let status, _):
+                data["status"] = .int(status)
+            case .timeout(let phase, let limitMs):
+                data["phase"] = .string(phase)
+                data["limitMs"] = .int(limitMs)
+            case .missingCredential(let variable):
+                data["variable"] = .string(variable)
+            case .malformed, .truncated, .unreachable, .unsupported:
+                break
+            }
+            return ResponseError(code: .providerUnavailable, message: error.description, data: .object(data))
+        }
+    }
+}
