@@ -35,6 +35,9 @@ public struct ServerConfiguration: Sendable {
     public var maxDocumentBytes: Int
     /// Where providers' API keys are looked up (the process environment; tests inject their own).
     public var environment: ModelClients.Environment
+    /// Replaces the HTTP providers (benchmarks measure the server with a provider that answers at
+    /// once). nil: OpenAI-compatible and Anthropic over HTTP.
+    public var providerOverride: (@Sendable (ModelConfiguration) -> any ModelProvider)?
 
     public init(
         version: String = DevModeVersion.current, limits: Limits = Limits(), enableDebugMethods: Bool = false,

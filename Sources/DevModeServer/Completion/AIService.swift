@@ -23,7 +23,10 @@ public final class AIService: Sendable {
         registry = configuration.models
         clients = ModelClients(environment: configuration.environment, logger: logger)
         let clients = self.clients
-        pipeline = CompletionPipeline(settings: configuration.completion, logger: logger) { clients.provider(for: $0) }
+        let override = configuration.providerOverride
+        pipeline = CompletionPipeline(settings: configuration.completion, logger: logger) { model in
+            override?(model) ?? clients.provider(for: model)
+        }
         engines = LocalEngines(settings: configuration.localEngine, logger: logger)
         usage = UsageRecorder(store: store, logger: logger)
         self.store = store
