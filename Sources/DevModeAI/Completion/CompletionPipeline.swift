@@ -136,6 +136,8 @@ public final class CompletionPipeline: Sendable {
     public func complete(_ job: CompletionJob) async throws -> CompletionOutcome {
         let cacheKey = Self.cachePrefix(job.prefix)
         if let hit = cache.lookup(model: job.model.id, path: job.path, prefix: cacheKey, suffix: job.suffix), !hit.isEmpty {
+            // The user typed on: whatever was still being asked for this document is stale.
+            if let key = job.key { supersede(key) }
             await job.meter.servedFromCache(model: job.model)
             return CompletionOutcome(
                 candidates: Array(hit.prefix(job.maxCandidates)), model: job.model.id, cached: true, usage: TokenUsage())
@@ -168,6 +170,16 @@ public final class CompletionPipeline: Sendable {
             let superseded = running.withLock { $0.superseded.contains(generation) }
             throw superseded && !Task.isCancelled ? CompletionFailure.superseded : CancellationError()
         }
+    }
+
+    /// Cancels the job running under `key`, if any (its caller sees `superseded`).
+    private func supersede(_ key: String) {
+        let replaced = running.withLock { state -> Task<CompletionOutcome, any Error>? in
+            guard let replaced = state.byKey.removeValue(forKey: key) else { return nil }
+            state.superseded.insert(replaced.generation)
+            return replaced.task
+        }
+        replaced?.cancel()
     }
 
     private func run(_ job: CompletionJob, cacheKey: String) async throws -> CompletionOutcome {
