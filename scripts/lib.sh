@@ -1,7 +1,8 @@
 # Shared by scripts/dev, scripts/test and .ci/run. Sourced, not run.
 
-# The Debian packages devmode builds and runs with (libraries' -dev packages, PostgreSQL for tests).
-DEVMODE_APT_PACKAGES=(libgit2-dev libpq-dev libssl-dev libsqlite3-dev pkgconf postgresql)
+# The Debian packages devmode builds and runs with (libraries' -dev packages, PostgreSQL for tests,
+# python3-venv for the interop tests' client venv: Debian's python3 has no ensurepip without it).
+DEVMODE_APT_PACKAGES=(libgit2-dev libpq-dev libssl-dev libsqlite3-dev pkgconf postgresql python3-venv)
 
 # Installs whatever of DEVMODE_APT_PACKAGES is missing (needs root or sudo; apt-get only).
 ensure_packages() {
