@@ -17,8 +17,8 @@ struct IsolationTests {
     /// Writes a workspace viewer is refused: those on the workspace and on what lives in it.
     static let roleWrites = scopedTypes.filter { $0.isWrite && [.workspace, .project].contains($0.objectKind) }
 
-    /// Reads whose answer may legitimately change when someone is refused: refusals are audited.
-    static let volatileReads: Set<String> = [AuditQueryRequest.method]
+    /// Reads whose answer may legitimately change: refusals are audited; every completion gets a fresh id.
+    static let volatileReads: Set<String> = [AuditQueryRequest.method, AICompleteRequest.method]
 
     @Test func everyRequestDeclaresItsScope() {
         for type in DevModeMessages.requests {
