@@ -13,8 +13,11 @@ import Musl
 import Darwin
 #endif
 
-/// The HTTP model providers of one server: owns the one `HTTPClient` (and so the connection pools)
-/// they share. Create it once at start; call `shutdown()` at close (AsyncHTTPClient insists).
+/// The HTTP model providers of one server: owns the one `HTTPClient` (and so the connection pool)
+/// they share. Create it once at start; call `shutdown()` at close, which ends calls still running
+/// and closes every connection. One that is dropped without `shutdown()` (a server a test forgot to
+/// close) shuts its client down in `deinit` instead, without waiting: AsyncHTTPClient traps when a
+/// client is released while still running.
 public final class ModelClients: Sendable {
     /// Looks up an environment variable; injected so tests can hand out keys.
     public typealias Environment = @Sendable (String) -> String?
@@ -30,26 +33,26 @@ public final class ModelClients: Sendable {
     ///   - environment: where API keys are read, by the variable name a model's `apiKeyEnv` gives.
     ///   - logger: debug lines per call (model, URL, status, duration); never keys or bodies.
     public init(environment: @escaping Environment = ModelClients.processEnvironment, logger: Logger = Logger(label: "devmode.ai.http")) {
-        transport = HTTPTransport(client: Self.sharedClient, environment: environment, logger: logger)
-    }
-
-    /// One client (and connection pool) for the whole process, never shut down: AsyncHTTPClient
-    /// traps when a client is dropped without `shutdown()`, and a server (or a test) that is
-    /// dropped without closing must not take the process with it. Per-call limits are enforced
-    /// per call (`CallTimer`), so one client serves every model.
-    static let sharedClient: HTTPClient = {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            // Each model's own connect limit is enforced per call (`CallTimer`); this bounds a
-            // connection attempt that goes on in the pool after its call gave up. Model limits
-            // above it act as it.
+            // Each model's own connect limit is enforced per call (`CallTimer`), so one client
+            // serves every model; this bounds a connection attempt that goes on in the pool after
+            // its call gave up, and so how long `shutdown()` may wait for one. Model limits above
+            // it act as it.
             timeout: .init(connect: .milliseconds(Int64(HTTPTransport.maxConnectMs))))
         // Fail a call at once when the connection is refused or the name does not resolve,
         // instead of retrying with back-off until the connect timeout: a completion that cannot be
         // served now is worthless later, and the caller decides about retries.
         configuration.connectionPool.retryConnectionEstablishment = false
-        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-    }()
+        let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        transport = HTTPTransport(client: client, environment: environment, logger: logger)
+    }
+
+    deinit {
+        // Already shut down: this fails with `alreadyShutdown`, which is fine. Otherwise the
+        // shutdown keeps the client alive until it is done.
+        _ = transport.client.shutdown()
+    }
 
     /// The provider that speaks `model`'s API. Providers take the model from each request; this
     /// picks by `model.provider`. For `.local` (not an HTTP model) every stream fails with
@@ -62,9 +65,15 @@ public final class ModelClients: Sendable {
         }
     }
 
-    /// Nothing to close: the client is the process's (see `sharedClient`); calls still running end
-    /// with their callers' tasks.
-    public func shutdown() async {}
+    /// Ends calls still running (their streams fail with `unreachable`) and closes every
+    /// connection. Call once, at close; calls made afterwards fail with `unreachable`.
+    public func shutdown() async {
+        do {
+            try await transport.client.shutdown()
+        } catch {
+            transport.logger.debug("HTTP client shutdown failed", metadata: ["error": "\(error)"])
+        }
+    }
 }
 
 /// `.local` is served by the embedded engine, not through `ModelClients`.
