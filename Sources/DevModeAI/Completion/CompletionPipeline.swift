@@ -48,12 +48,16 @@ public struct CompletionJob: Sendable {
     public var multiline: Bool?
     public var maxCandidates: Int
     public var meter: any CompletionMeter
+    /// Whose cache entries these are (a workspace and engine): a cached completion is never served
+    /// across scopes, as it was made from the scope's files and open documents.
+    public var cacheScope: String
 
     public init(
         key: String?, model: ModelConfiguration, path: String, language: String?, prefix: String, suffix: String,
         related: [ContextSource] = [], engine: LocalCompletionEngine? = nil, multiline: Bool? = nil, maxCandidates: Int = 3,
-        meter: any CompletionMeter
+        meter: any CompletionMeter, cacheScope: String = ""
     ) {
+        self.cacheScope = cacheScope
         self.key = key
         self.model = model
         self.path = path
@@ -135,7 +139,7 @@ public final class CompletionPipeline: Sendable {
     /// Completes `job`. Throws `CompletionFailure`, the meter's refusal, or `CancellationError`.
     public func complete(_ job: CompletionJob) async throws -> CompletionOutcome {
         let cacheKey = Self.cachePrefix(job.prefix)
-        if let hit = cache.lookup(model: job.model.id, path: job.path, prefix: cacheKey, suffix: job.suffix), !hit.isEmpty {
+        if let hit = cache.lookup(model: job.model.id, path: job.cacheScope + "\u{0}" + job.path, prefix: cacheKey, suffix: job.suffix), !hit.isEmpty {
             // The user typed on: whatever was still being asked for this document is stale.
             if let key = job.key { supersede(key) }
             await job.meter.servedFromCache(model: job.model)
@@ -219,7 +223,8 @@ public final class CompletionPipeline: Sendable {
                 let request = ProviderRequest(model: job.model, prompt: prompt, maxTokens: maxTokens, temperature: 0.1, stop: stop)
                 let answer = try await providers(job.model).collect(request)
                 var text = answer.text
-                if case .chat = prompt { text = ChatFallback.extractCompletion(from: text, prefix: context.rawPrefixTail, suffix: context.suffix) }
+                if case .chat = prompt { text = ChatFallback.extractCompletion(
+                        from: text, prefix: context.rawPrefixTail, suffix: context.suffix, language: job.language) }
                 raw = [text]
                 usage = answer.usage ?? TokenUsage(
                     inputTokens: context.estimatedTokens, outputTokens: TokenEstimate.count(answer.text))
@@ -247,7 +252,9 @@ public final class CompletionPipeline: Sendable {
             if candidates.count == job.maxCandidates { break }
         }
         if !candidates.isEmpty {
-            cache.store(model: job.model.id, path: job.path, prefix: cacheKey, suffix: job.suffix, candidates: candidates)
+            cache.store(
+                model: job.model.id, path: job.cacheScope + "\u{0}" + job.path, prefix: cacheKey, suffix: job.suffix,
+                candidates: candidates)
         }
         return CompletionOutcome(candidates: candidates, model: job.model.id, cached: false, usage: usage)
     }

@@ -115,7 +115,8 @@ public final class AIService: Sendable {
         let job = CompletionJob(
             key: request.key, model: request.model, path: request.path, language: request.language, prefix: request.prefix,
             suffix: request.suffix, related: request.related, engine: engine, multiline: request.multiline,
-            maxCandidates: request.maxCandidates, meter: meter)
+            maxCandidates: request.maxCandidates, meter: meter,
+            cacheScope: request.workspaceId + "\u{0}" + (request.engineKey ?? ""))
         let outcome: CompletionOutcome
         do {
             outcome = try await pipeline.complete(job)
