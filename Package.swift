@@ -79,7 +79,8 @@ let package = Package(
         .executableTarget(
             name: "devmode-bench",
             dependencies: [
-                "JSONRPC", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeAI",
+                "JSONRPC", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeAI", "DevModeServer",
+                "DevModeProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -39,6 +39,12 @@ struct DevModeBench: AsyncParsableCommand {
             swift-nio learnt, `complete` timed at 2,000 random cursors; then quality on swift-nio's \
             Sources with 10% of the files held out (exact match, prefix match, characters saved).
 
+            completion: the server's own cost of one `textDocument/inlineCompletion`: a DevModeServer in \
+            process (SQLite in a temp directory) whose model answers at once, an in-memory client, a \
+            ~2,000-line document; --completion-requests misses at distinct cursors and as many \
+            type-ahead cache hits, request to response, against p50 ≤ 0.3 ms and p99 ≤ 1 ms; with \
+            server/info and the pipeline alone beside them.
+
             The load average is printed before each group.
             """
     )
@@ -46,7 +52,7 @@ struct DevModeBench: AsyncParsableCommand {
     @Option(help: "The devmode binary (default: the devmode next to this executable).")
     var devmode: String?
 
-    @Option(help: "transport, auth, audit, git, local-engine or all (repeat or comma-separate for several).")
+    @Option(help: "transport, auth, audit, git, local-engine, completion or all (repeat or comma-separate for several).")
     var suite: [String] = ["all"]
 
     @Option(help: "Pipelined server/info requests per launch (measured; a warm-up comes first).")
@@ -91,6 +97,9 @@ struct DevModeBench: AsyncParsableCommand {
     @Option(help: "git: vcs/log and git log runs per side.")
     var logRuns: Int = 15
 
+    @Option(help: "completion: inline completions timed per kind (misses, type-ahead hits).")
+    var completionRequests: Int = 2_000
+
     @Flag(help: "Also print the figures as one JSON object (last line of the output).")
     var json = false
 
@@ -108,6 +117,7 @@ struct DevModeBench: AsyncParsableCommand {
     enum Suite: String, CaseIterable {
         case transport, auth, audit, git
         case localEngine = "local-engine"
+        case completion
     }
 
     /// The suites asked for, in their fixed order.
@@ -125,11 +135,12 @@ struct DevModeBench: AsyncParsableCommand {
         let known = Set(Suite.allCases.map(\.rawValue) + ["all"])
         for name in suite.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
         where !known.contains(name) {
-            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine or all")
+            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine, completion or all")
         }
         if let authRuns { guard authRuns >= 1 else { throw ValidationError("--auth-runs must be at least 1") } }
         guard initializeSamples >= 1 else { throw ValidationError("--initialize-samples must be at least 1") }
         guard auditRows >= 1, auditTasks >= 1 else { throw ValidationError("--audit-rows and --audit-tasks must be at least 1") }
+        guard completionRequests >= 1 else { throw ValidationError("--completion-requests must be at least 1") }
         guard gitRepeats >= 1, gitFiles >= 1, logCommits >= 500, logRuns >= 1 else {
             throw ValidationError("--git-repeats, --git-files and --log-runs must be at least 1; --log-commits at least 500")
         }
@@ -139,7 +150,8 @@ struct DevModeBench: AsyncParsableCommand {
         signal(SIGPIPE, SIG_IGN)
         let binary = devmode ?? Self.siblingDevmode()
         let suites = self.suites
-        guard suites == [.localEngine] || FileManager.default.isExecutableFile(atPath: binary) else {
+        // The in-process suites need no devmode binary.
+        guard Set(suites).isSubset(of: [.localEngine, .completion]) || FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("no executable devmode at \(binary)")
         }
         let workDirectory = NSTemporaryDirectory() + "devmode-bench-\(getpid())"
@@ -254,9 +266,28 @@ struct DevModeBench: AsyncParsableCommand {
             }
         }
 
+        var completion: CompletionSuite.Figures?
+        if suites.contains(.completion) {
+            header(.completion)
+            let suite = CompletionSuite(requests: completionRequests)
+            print(
+                "DevModeServer in process over an in-memory pipe, a model that answers at once; \(completionRequests) "
+                    + "misses and \(completionRequests) type-ahead hits, one at a time")
+            do {
+                let figures = try await suite.run(workDirectory: workDirectory, progress: { print($0) })
+                print("")
+                print(suite.table(figures))
+                completion = figures
+            } catch {
+                failures.append("completion: \(error)")
+                print("completion: FAILED: \(error)")
+            }
+        }
+
         if json {
             report.failures = failures
-            print(LocalEngineSuite.merge(json: try Report.json(report, devmode: binary, plan: plan), figures: localEngine))
+            let combined = LocalEngineSuite.merge(json: try Report.json(report, devmode: binary, plan: plan), figures: localEngine)
+            print(CompletionSuite.merge(json: combined, figures: completion))
         }
         if !failures.isEmpty { throw ExitCode(2) }
     }
