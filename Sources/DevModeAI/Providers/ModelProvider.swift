@@ -105,7 +105,8 @@ public protocol ModelProvider: Sendable {
 }
 
 extension ModelProvider {
-    /// Runs a call to the end: the text, usage and finish reason.
+    /// Runs a call to the end: the text, usage and finish reason. Throws `CancellationError` when
+    /// the task is cancelled (an `AsyncThrowingStream` just ends then, as if the answer were whole).
     public func collect(_ request: ProviderRequest) async throws -> (text: String, usage: TokenUsage?, finishReason: String?) {
         var text = ""
         var usage: TokenUsage?
@@ -117,6 +118,7 @@ extension ModelProvider {
             case .finished(let finish): reason = finish
             }
         }
+        try Task.checkCancellation()
         return (text, usage, reason)
     }
 }
