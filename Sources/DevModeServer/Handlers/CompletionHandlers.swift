@@ -160,8 +160,8 @@ extension RequestContext {
     }
 
     /// Completes at a snapshot: finds where the document belongs, picks the model, gathers other
-    /// open documents as context for remote models, and runs the pipeline. `supersede`: a newer
-    /// request for the same document of this session cancels this one.
+    /// open documents of the same workspace as context for remote models, and runs the pipeline.
+    /// `supersede`: a newer request for the same document of this session cancels this one.
     func complete(_ snapshot: CompletionSnapshot, model requested: String?, supersede: Bool) async throws
         -> AIService.Completed
     {
@@ -174,6 +174,9 @@ extension RequestContext {
             for open in session.documents.all().prefix(21) where open.uri != snapshot.uri {
                 let bytes = open.document.bytes
                 guard bytes.count <= 256 << 10 else { continue }
+                // Another workspace's code never goes to a model this workspace chose: that one
+                // may keep to other models (or to the local one).
+                guard let other = try? await self.place(of: open.uri), other.workspaceId == place.workspaceId else { continue }
                 related.append(ContextSource(path: Self.displayPath(open.uri), text: String(decoding: bytes, as: UTF8.self)))
                 if related.count == 20 { break }
             }
