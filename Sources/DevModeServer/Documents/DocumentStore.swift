@@ -36,6 +36,19 @@ public final class DocumentStore: Sendable {
         documents.withLock { $0[item.uri] = document }
     }
 
+    /// Opens a document unless `limit` documents are open already (replacing an open one is always
+    /// allowed); false when refused. Checked and opened under one lock: opens of different
+    /// documents run concurrently.
+    public func open(_ item: TextDocumentItem, limit: Int) -> Bool {
+        let document = OpenDocument(
+            uri: item.uri, languageId: item.languageId, version: item.version, document: TextDocument(item.text))
+        return documents.withLock { documents in
+            guard documents[item.uri] != nil || documents.count < limit else { return false }
+            documents[item.uri] = document
+            return true
+        }
+    }
+
     /// Applies a `didChange`'s edits in order; refuses an unknown document or a version that does not increase.
     public func change(
         uri: String, version: Int, changes: [TextDocumentContentChangeEvent], encoding: PositionEncoding

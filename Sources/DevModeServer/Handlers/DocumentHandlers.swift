@@ -10,21 +10,17 @@ extension DevModeServer {
             let documents = context.session.documents
             let item = notification.textDocument
             let configuration = context.server.configuration
-            let replacing = documents.get(uri: item.uri) != nil
-            if replacing {
-                context.logger.debug("document opened again: replaced", metadata: ["uri": "\(item.uri)"])
-            } else if documents.count >= configuration.maxOpenDocuments {
-                context.logger.warning(
-                    "didOpen ignored",
-                    metadata: ["reason": "more than maxOpenDocuments (\(configuration.maxOpenDocuments)) open documents"])
-                return
-            }
             guard item.text.utf8.count <= configuration.maxDocumentBytes else {
                 context.logger.warning(
                     "didOpen ignored", metadata: ["reason": "larger than maxDocumentBytes (\(configuration.maxDocumentBytes))"])
                 return
             }
-            documents.open(item)
+            guard documents.open(item, limit: configuration.maxOpenDocuments) else {
+                context.logger.warning(
+                    "didOpen ignored",
+                    metadata: ["reason": "more than maxOpenDocuments (\(configuration.maxOpenDocuments)) open documents"])
+                return
+            }
             await context.learn(item.uri)
         }
         router.on(DidChangeTextDocumentNotification.self) { notification, context in
