@@ -111,6 +111,9 @@ let package = Package(
             ]),
         .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol"]),
         .testTarget(name: "DevModeDocumentTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),
+        .testTarget(
+            name: "DevModeCompletionTests",
+            dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "DevModeAI", "DevModeStore", "JSONRPC"]),
     ],
     swiftLanguageModes: [.v6]
 )
