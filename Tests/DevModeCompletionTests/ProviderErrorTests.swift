@@ -93,6 +93,10 @@ struct ProviderErrorTests {
                 #expect(outcomes.contains(outcome), "no usage event with outcome \(outcome): \(outcomes)")
             }
             #expect(events.filter { $0.outcome != "ok" }.allSatisfy { $0.outputTokens == 0 })
+            // Refused before the model saw the prompt: no input charged; cut off after: its estimate.
+            let refused = events.filter { ["rateLimited", "upstreamError", "unreachable"].contains($0.outcome) }
+            #expect(!refused.isEmpty && refused.allSatisfy { $0.inputTokens == 0 && $0.costMicros == 0 })
+            #expect(events.filter { ["timeout", "truncated"].contains($0.outcome) }.allSatisfy { $0.inputTokens > 0 })
         }
     }
 

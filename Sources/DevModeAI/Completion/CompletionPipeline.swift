@@ -8,8 +8,8 @@ import Synchronization
 public protocol CompletionMeter: Sendable {
     /// Admits a call (or throws the refusal) and reserves its worst case.
     func reserve(model: ModelConfiguration, estimatedInputTokens: Int, maxOutputTokens: Int) async throws -> MeterReservation
-    /// Settles a reservation with what the call used; `outcome` is `ok`, `cancelled`, `superseded` or
-    /// the failure's kind.
+    /// Settles a reservation with what the call used; `outcome` is `ok`, `cancelled` (by the
+    /// client, or superseded by a newer request) or the failure's kind (`CompletionPipeline.outcomeName`).
     func settle(_ reservation: MeterReservation, usage: TokenUsage, latencyMs: Int, outcome: String) async
     /// A request answered from the cache (no model call, nothing reserved).
     func servedFromCache(model: ModelConfiguration) async
@@ -235,9 +235,17 @@ public final class CompletionPipeline: Sendable {
                 case let error as ProviderError: outcome = Self.outcomeName(error)
                 default: outcome = "failed"
                 }
+                // A call the model may have started on (cut off, or its stream went bad) is settled at
+                // its estimated input; one refused before the model saw it costs nothing.
+                let charged: Bool
+                switch error as? ProviderError {
+                case .timeout, .truncated, .malformed: charged = true
+                case nil: charged = error is CancellationError
+                default: charged = false
+                }
                 await job.meter.settle(
-                    reservation, usage: TokenUsage(inputTokens: context.estimatedTokens), latencyMs: Self.ms(since: started),
-                    outcome: outcome)
+                    reservation, usage: TokenUsage(inputTokens: charged ? context.estimatedTokens : 0),
+                    latencyMs: Self.ms(since: started), outcome: outcome)
                 if let error = error as? ProviderError { throw CompletionFailure.provider(error) }
                 throw error
             }
