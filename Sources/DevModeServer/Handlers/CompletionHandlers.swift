@@ -54,9 +54,14 @@ extension DevModeServer {
             } else {
                 let workspaceId = try await context.completionWorkspace(request.workspaceId)
                 _ = try await context.server.directory.workspace(id: workspaceId, for: context.actor)
+                // Learnt from the first folder the client named at initialize (local mode), else from
+                // the session's own open documents.
+                let folder = context.session.completion.withLock { setup in
+                    setup.folders.first { $0.workspaceId == nil || $0.workspaceId == workspaceId }
+                }
                 place = DocumentPlace(
-                    workspaceId: workspaceId, projectId: nil, engineKey: context.session.looseDocumentsKey,
-                    path: request.path ?? "untitled")
+                    workspaceId: workspaceId, projectId: folder?.projectId,
+                    engineKey: folder?.root ?? context.session.looseDocumentsKey, path: request.path ?? "untitled")
             }
             let maxCandidates = request.maxCandidates ?? 3
             guard (1...10).contains(maxCandidates) else {
