@@ -104,13 +104,14 @@ struct LocalEngineTests {
             let list = try await client.inline(uri, at: cursor)
             #expect(list.items.first?.insertText.hasPrefix("gerEntries(") == true, "got \(list.items.map(\.insertText))")
 
-            // ai/complete in the project uses its engine; outside any project it knows nothing of it.
+            // ai/complete in the project uses its engine; without a project, the engine of the first
+            // folder the session named at initialize.
             let inProject = try await client.send(
                 AICompleteRequest(prefix: "let pending = reconcileLed", language: "swift", path: "Sources/Draft.swift", projectId: project.id))
             #expect(inProject.model == "local")
             #expect(inProject.candidates.first?.hasPrefix("gerEntries(") == true, "got \(inProject.candidates)")
-            let loose = try await client.send(AICompleteRequest(prefix: "let pending = reconcileLed", language: "swift"))
-            #expect(!loose.candidates.contains { $0.hasPrefix("gerEntries") }, "got \(loose.candidates)")
+            let inFolder = try await client.send(AICompleteRequest(prefix: "let pending = reconcileLed", language: "swift"))
+            #expect(inFolder.candidates.first?.hasPrefix("gerEntries(") == true, "got \(inFolder.candidates)")
 
             // Another session that named no folder: a document under the repository still maps to
             // the project, through the project's root.
@@ -118,6 +119,9 @@ struct LocalEngineTests {
             other.open(uri, "let pending = reconcileLed\n")
             let found = try await other.inline(uri, at: cursor)
             #expect(found.items.first?.insertText.hasPrefix("gerEntries(") == true, "got \(found.items.map(\.insertText))")
+            // There, ai/complete without a project knows nothing of it.
+            let loose = try await other.send(AICompleteRequest(prefix: "let pending = reconcileLed", language: "swift"))
+            #expect(!loose.candidates.contains { $0.hasPrefix("gerEntries") }, "got \(loose.candidates)")
         }
     }
 
