@@ -18,8 +18,11 @@ public final class FakeModelServer: Sendable {
         /// An OpenAI-compatible stream: chat chunks (`delta.content`) when the path ends in
         /// `/chat/completions`, completion chunks (`text`) otherwise; each chunk after `delayMs`;
         /// then a chunk with `finishReason` (when not nil), a usage chunk (when given) and
-        /// `data: [DONE]` (when `done`); then the body ends cleanly.
-        case stream(chunks: [String], delayMs: Int = 0, finishReason: String? = "stop", usage: TokenUsage? = nil, done: Bool = true)
+        /// `data: [DONE]` (when `done`); then the body ends cleanly, or (`endBody` false) stays
+        /// open, silent, until the client goes away.
+        case stream(
+            chunks: [String], delayMs: Int = 0, finishReason: String? = "stop", usage: TokenUsage? = nil, done: Bool = true,
+            endBody: Bool = true)
         /// An Anthropic Messages stream: message_start (input tokens), a text block with one
         /// delta per chunk (a ping before the first), message_delta (stop reason, output tokens),
         /// message_stop.
@@ -322,7 +325,7 @@ private final class FakeModelHandler: ChannelInboundHandler {
         let chat = request.path.hasSuffix("/chat/completions")
         func delayed(_ ms: Int, _ step: Step) -> [Step] { ms > 0 ? [.wait(ms: ms), step] : [step] }
         switch behaviour {
-        case .stream(let chunks, let delayMs, let finishReason, let usage, let done):
+        case .stream(let chunks, let delayMs, let finishReason, let usage, let done, let endBody):
             var steps = [eventStreamHead]
             for chunk in chunks { steps += delayed(delayMs, .body(openAIChunk(chunk, model: model, chat: chat))) }
             if let finishReason { steps.append(.body(openAIChunk("", model: model, chat: chat, finishReason: finishReason))) }
@@ -338,7 +341,7 @@ private final class FakeModelHandler: ChannelInboundHandler {
                 steps.append(.body(sse(data: json(object))))
             }
             if done { steps.append(.body(sse(data: "[DONE]"))) }
-            return steps + [.end]
+            return steps + [endBody ? .end : .waitForClient]
         case .anthropicStream(let chunks, let delayMs, let stopReason, let usage):
             var steps = [eventStreamHead] + anthropicOpening(model: model, inputTokens: usage?.inputTokens ?? 0)
             steps.append(.body(sse(event: "ping", data: #"{"type": "ping"}"#)))

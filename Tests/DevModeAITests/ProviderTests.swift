@@ -169,6 +169,23 @@ import Testing
         }
     }
 
+    @Test func aBodyLeftOpenAfterDONEEndsTheCallSoonAndLosesOnlyItsConnection() async throws {
+        try await Self.withFixture { server, clients in
+            let model = Self.openAIModel(server)
+            let provider = clients.provider(for: model)
+            server.enqueue(.stream(chunks: ["x"], endBody: false), .stream(chunks: ["y"]))
+            let started = ContinuousClock.now
+            let events = try await Self.events(provider, Self.fim(model))
+            #expect(events == [.text("x"), .finished(reason: "stop")])
+            // Not the idle limit (10 s): the short grace for the rest of the body.
+            #expect(ContinuousClock.now - started < .seconds(3))
+            #expect(await server.waitForClientDisconnect())
+            let next = try await provider.collect(Self.fim(model))
+            #expect(next.text == "y")
+            #expect(server.connectionsOpened == 2)
+        }
+    }
+
     @Test func aFinishReasonWithoutDONEIsAcceptedButNeitherIsTruncated() async throws {
         try await Self.withFixture { server, clients in
             let model = Self.openAIModel(server)

@@ -118,6 +118,8 @@ struct HTTPTransport: Sendable {
     let environment: ModelClients.Environment
     let logger: Logger
 
+    /// How long the rest of a body may take after the provider said it was done.
+    static let drainMs = 500
     /// The longest connect limit applied; a model's `connectMs` above it acts as this.
     static let maxConnectMs = 10_000
     /// Most bytes of an error body read for its message.
@@ -155,6 +157,10 @@ struct HTTPTransport: Sendable {
             do {
                 try await run(call, decoder: decoder, continuation: continuation)
                 continuation.finish()
+            } catch where Task.isCancelled {
+                // Only the consumer cancels this task (onTermination below); it has stopped
+                // listening, and an error here could still reach its last `next()` first.
+                continuation.finish()
             } catch {
                 continuation.finish(throwing: error)
             }
@@ -176,13 +182,19 @@ struct HTTPTransport: Sendable {
                 "model call ended",
                 metadata: ["model": "\(call.modelID)", "url": "\(call.url)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await timer.watch() }
-            group.addTask { try await exchange(call, decoder: decoder, timer: timer, continuation: continuation) }
-            // Whichever ends first decides: the exchange (done or failed) or the watchdog (a limit
-            // passed). The other is cancelled; cancelling the exchange cancels the HTTP request.
-            try await group.next()
-            group.cancelAll()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await timer.watch() }
+                group.addTask { try await exchange(call, decoder: decoder, timer: timer, continuation: continuation) }
+                // Whichever ends first decides: the exchange (done or failed) or the watchdog (a
+                // limit passed). The other is cancelled; cancelling the exchange cancels the HTTP
+                // request.
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch where timer.phase == .draining {
+            // Every event is out; only the reuse of the connection was lost.
+            logger.debug("model call: body not ended after its last event", metadata: ["model": "\(call.modelID)", "error": "\(error)"])
         }
     }
 
@@ -229,12 +241,13 @@ struct HTTPTransport: Sendable {
                     if decoder.isFinished { break }
                 }
                 if decoder.isFinished {
-                    continuation.finish()
                     // Read what little follows (the chunked terminator, usually already here) so
-                    // the connection returns to the pool; leaving the loop early would close it.
+                    // the connection goes back to the pool before the stream ends, and the next
+                    // call finds it there; leaving the loop early would close it. A server that
+                    // does not end the body soon gets its connection closed instead (see `run`).
+                    timer.draining()
                     var drained = 0
                     while drained <= Self.maxDrainBytes, let rest = try await chunks.next() {
-                        timer.activity()
                         drained += rest.readableBytes
                     }
                     return
@@ -294,7 +307,7 @@ struct HTTPTransport: Sendable {
         if Task.isCancelled { return CancellationError() }
         switch phase {
         case .connecting: return ProviderError.unreachable(describe(error))
-        case .awaitingHeaders, .streaming: return ProviderError.truncated
+        case .awaitingHeaders, .streaming, .draining: return ProviderError.truncated
         }
     }
 
@@ -341,7 +354,7 @@ struct OnePullBody: AsyncSequence, Sendable {
 /// written), awaiting the response head (`firstByte`), then streaming (`idle` between chunks);
 /// `total` runs from the start throughout.
 final class CallTimer: Sendable {
-    enum Phase: Sendable { case connecting, awaitingHeaders, streaming }
+    enum Phase: Sendable { case connecting, awaitingHeaders, streaming, draining }
 
     private struct State {
         var phase: Phase
@@ -373,6 +386,11 @@ final class CallTimer: Sendable {
         state.withLock { $0 = State(phase: .streaming, since: .now) }
     }
 
+    /// The answer is complete; what follows is read only to keep the connection.
+    func draining() {
+        state.withLock { $0 = State(phase: .draining, since: .now) }
+    }
+
     func activity() {
         state.withLock { state in
             if state.phase == .streaming { state.since = .now }
@@ -390,12 +408,15 @@ final class CallTimer: Sendable {
         switch current.phase {
         case .connecting:
             phaseLimit = ("connect", min(timeouts.connectMs, HTTPTransport.maxConnectMs))
-            laterPhasesMs = min(timeouts.firstByteMs, timeouts.idleMs)
+            laterPhasesMs = min(timeouts.firstByteMs, timeouts.idleMs, HTTPTransport.drainMs)
         case .awaitingHeaders:
             phaseLimit = ("firstByte", timeouts.firstByteMs)
-            laterPhasesMs = timeouts.idleMs
+            laterPhasesMs = min(timeouts.idleMs, HTTPTransport.drainMs)
         case .streaming:
             phaseLimit = ("idle", timeouts.idleMs)
+            laterPhasesMs = HTTPTransport.drainMs
+        case .draining:
+            phaseLimit = ("drain", HTTPTransport.drainMs)
             laterPhasesMs = nil
         }
         let phaseEnd = current.since + .milliseconds(phaseLimit.ms)
