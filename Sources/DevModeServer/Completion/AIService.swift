@@ -13,7 +13,9 @@ public final class AIService: Sendable {
     let engines: LocalEngines
     public let usage: UsageRecorder
     let ledger = CompletionLedger()
-    private let clients: ModelClients
+    /// The HTTP clients, made at the first call to a remote model: a server that only uses the
+    /// local engine never starts AsyncHTTPClient (its threads and code stay out of memory).
+    private let clients: LockedState<ModelClients?>
     private let store: Store
     /// Workspaces' model choices, re-read after a few seconds (another process may change them).
     private let choices = LockedState<[String: (models: [String]?, at: ContinuousClock.Instant)]>([:])
@@ -21,11 +23,19 @@ public final class AIService: Sendable {
 
     init(configuration: ServerConfiguration, store: Store, logger: Logger) {
         registry = configuration.models
-        clients = ModelClients(environment: configuration.environment, logger: logger)
-        let clients = self.clients
+        let clients = LockedState<ModelClients?>(nil)
+        self.clients = clients
+        let environment = configuration.environment
         let override = configuration.providerOverride
         pipeline = CompletionPipeline(settings: configuration.completion, logger: logger) { model in
-            override?(model) ?? clients.provider(for: model)
+            if let override { return override(model) }
+            let made = clients.withLock { made in
+                if let made { return made }
+                let new = ModelClients(environment: environment, logger: logger)
+                made = new
+                return new
+            }
+            return made.provider(for: model)
         }
         engines = LocalEngines(settings: configuration.localEngine, logger: logger)
         usage = UsageRecorder(store: store, logger: logger)
@@ -35,7 +45,7 @@ public final class AIService: Sendable {
     func close() async {
         engines.close()
         await usage.close()
-        await clients.shutdown()
+        await clients.withLock { $0 }?.shutdown()
     }
 
     // MARK: Models per workspace
