@@ -30,12 +30,6 @@ public final class DocumentStore: Sendable {
     public init() {}
 
     /// Opens (or, when the client opens it again, replaces) a document.
-    public func open(_ item: TextDocumentItem) {
-        let document = OpenDocument(
-            uri: item.uri, languageId: item.languageId, version: item.version, document: TextDocument(item.text))
-        documents.withLock { $0[item.uri] = document }
-    }
-
     /// Opens a document unless `limit` documents are open already (replacing an open one is always
     /// allowed); false when refused. Checked and opened under one lock: opens of different
     /// documents run concurrently.

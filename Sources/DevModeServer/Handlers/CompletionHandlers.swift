@@ -15,10 +15,7 @@ extension DevModeServer {
                 items: completed.items.map { item in
                     InlineCompletionItem(
                         insertText: item.text, range: TextRange(start: snapshot.position, end: snapshot.position),
-                        command: LSPCommand(
-                            title: "Accept completion", command: ExecuteCommandRequest.acceptCompletionCommand,
-                            arguments: [.string(item.id)]),
-                        completionId: item.id)
+                        command: .acceptCompletion(item.id), completionId: item.id)
                 })
         }
         router.on(CompletionRequest.self) { request, context in
@@ -36,10 +33,7 @@ extension DevModeServer {
                         detail: "devmode · \(completed.model)", filterText: newText,
                         sortText: String(repeating: "0", count: max(0, 4 - String(index).count)) + String(index),
                         textEdit: TextEdit(range: range, newText: newText),
-                        command: LSPCommand(
-                            title: "Accept completion", command: ExecuteCommandRequest.acceptCompletionCommand,
-                            arguments: [.string(item.id)]),
-                        data: CompletionItemData(completionId: item.id))
+                        command: .acceptCompletion(item.id), data: CompletionItemData(completionId: item.id))
                 })
         }
         router.on(AICompleteRequest.self) { request, context in
@@ -112,6 +106,13 @@ extension DevModeServer {
                 context.server.ai.telemetry(.rejected, completionId: id, caller: context.caller)
             }
         }
+    }
+}
+
+extension LSPCommand {
+    /// The command an accepted completion item runs (`workspace/executeCommand`).
+    static func acceptCompletion(_ id: String) -> LSPCommand {
+        LSPCommand(title: "Accept completion", command: ExecuteCommandRequest.acceptCompletionCommand, arguments: [.string(id)])
     }
 }
 
@@ -227,7 +228,7 @@ extension RequestContext {
             // The real path of its folder, as projects and folders are registered by real path.
             let path = ProjectPath.realPath(Paths.parent(raw)).map { $0 == "/" ? "/" + Paths.lastComponent(raw) : $0 + "/" + Paths.lastComponent(raw) } ?? raw
             let folders = session.completion.withLock { $0.folders }
-            if let folder = folders.filter({ Self.contains($0.root, path) }).max(by: { $0.root.count < $1.root.count }) {
+            if let folder = folders.filter({ path != $0.root && Paths.isInside(path, $0.root) }).max(by: { $0.root.count < $1.root.count }) {
                 let workspaceId: String
                 if let known = folder.workspaceId { workspaceId = known } else { workspaceId = try await completionWorkspace(nil) }
                 return DocumentPlace(
@@ -262,10 +263,6 @@ extension RequestContext {
         }
         guard let found else { return nil }
         return try? await server.projects.project(found.id, for: actor, atLeast: .viewer)
-    }
-
-    static func contains(_ root: String, _ path: String) -> Bool {
-        path.hasPrefix(root == "/" ? "/" : root + "/")
     }
 
     static func relative(_ path: String, to root: String) -> String {
@@ -327,14 +324,12 @@ extension RequestContext {
         if caller.credential == .local {
             var paths = (request.workspaceFolders ?? []).compactMap { FileURI.path($0.uri) }
             if paths.isEmpty, let root = request.rootUri.flatMap(FileURI.path) ?? request.rootPath { paths = [root] }
-            let allowed = server.projects.settings.allowedRoots.compactMap(ProjectPath.realPath)
             for path in paths.prefix(16) {
                 guard path.hasPrefix("/"), let real = ProjectPath.realPath(path), FileSystem.kind(real) == .directory,
                     !folders.contains(where: { $0.root == real })
                 else { continue }
                 var folder = CompletionSetup.Folder(root: real, projectId: nil, workspaceId: workspaceId)
-                let inAllowed = allowed.contains { real == $0 || real.hasPrefix($0 == "/" ? "/" : $0 + "/") }
-                if inAllowed, FileSystem.kind(real + "/.git") == .directory {
+                if server.projects.settings.allows(real), FileSystem.kind(real + "/.git") == .directory {
                     do {
                         let project = try await server.projects.openLocal(
                             root: real, name: nil, workspaceId: workspaceId, by: actor, signature: try await signature())

@@ -35,7 +35,7 @@ extension DevModeServer {
             if let size = context.session.documents.get(uri: notification.textDocument.uri)?.document.bytes.count,
                 size > context.server.configuration.maxDocumentBytes
             {
-                context.session.documents.close(uri: notification.textDocument.uri)
+                context.closeDocument(notification.textDocument.uri)
                 context.logger.warning(
                     "document closed: it grew larger than maxDocumentBytes",
                     metadata: ["uri": "\(notification.textDocument.uri)"])
@@ -45,12 +45,9 @@ extension DevModeServer {
         }
         router.on(DidCloseTextDocumentNotification.self) { notification, context in
             let uri = notification.textDocument.uri
-            if !context.session.documents.close(uri: uri) {
+            if !context.closeDocument(uri) {
                 context.logger.warning("didClose ignored", metadata: ["reason": "no open document '\(uri)'"])
-                return
             }
-            let place = context.session.completion.withLock { $0.places.removeValue(forKey: uri)?.place }
-            if let place { context.server.ai.engines.documentClosed(root: place.engineKey, path: place.path) }
         }
         router.on(DocumentGetRequest.self) { request, context in
             guard let open = context.session.documents.get(uri: request.uri) else {
@@ -63,6 +60,16 @@ extension DevModeServer {
 }
 
 extension RequestContext {
+    /// Forgets an open document: its text, its place, and its unsaved text in the local engine
+    /// (the saved file is learnt again). False when it was not open.
+    @discardableResult
+    func closeDocument(_ uri: String) -> Bool {
+        guard session.documents.close(uri: uri) else { return false }
+        let place = session.completion.withLock { $0.places.removeValue(forKey: uri)?.place }
+        if let place { server.ai.engines.documentClosed(root: place.engineKey, path: place.path) }
+        return true
+    }
+
     /// Lets the local engine of the document's folder learn its current text (after a quiet
     /// period). Only engines already in use learn; the session's loose documents always do.
     func learn(_ uri: String) async {

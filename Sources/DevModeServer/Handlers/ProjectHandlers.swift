@@ -136,8 +136,7 @@ extension DevModeServer {
             else {
                 throw ResponseError.invalidParams("path must be an existing folder, given as an absolute path", field: "path")
             }
-            let allowed = projects.settings.allowedRoots.compactMap(ProjectPath.realPath)
-            guard allowed.contains(where: { real == $0 || real.hasPrefix($0 == "/" ? "/" : $0 + "/") }) else {
+            guard projects.settings.allows(real) else {
                 throw ResponseError.forbidden("'\(real)' is outside the allowed roots (--allowed-root)")
             }
             return try await ProjectInfo(

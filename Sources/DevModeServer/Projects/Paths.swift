@@ -8,6 +8,11 @@ enum Paths {
         return String(path[..<slash])
     }
 
+    /// Whether `path` is `root` or lies under it (both absolute, resolved).
+    static func isInside(_ path: String, _ root: String) -> Bool {
+        path == root || path.hasPrefix(root == "/" ? "/" : root + "/")
+    }
+
     /// `a/b/c` → `c`.
     static func lastComponent(_ path: String) -> String {
         String(path.split(separator: "/").last ?? Substring(path))

@@ -23,6 +23,11 @@ public final class ProjectService: Sendable {
         /// Local mode: folders `project/open` may register (and everything under them).
         public var allowedRoots: [String]
 
+        /// Whether `real` (a resolved path) is one of the allowed roots or under one.
+        func allows(_ real: String) -> Bool {
+            allowedRoots.compactMap(ProjectPath.realPath).contains { Paths.isInside(real, $0) }
+        }
+
         public init(
             dataDirectory: String, maxFileBytes: Int = 10 << 20, workspaceStorageBytes: Int = 1 << 30,
             allowedRoots: [String] = []
