@@ -143,3 +143,13 @@ import Testing
         #expect(other.first?.text == "Alpha", "\(other)")
     }
 }
+
+@Suite("Local engine with nothing learnt")
+struct LocalEngineColdStartTests {
+    @Test func theTextBeforeTheCursorAloneCompletesAnIdentifierItAlreadyUsed() {
+        let engine = LocalCompletionEngine()
+        let candidates = engine.complete(prefix: "let totalAmount = 1\nlet a = totalAmount + 1\nlet b = totalAm", suffix: "\n")
+        #expect(candidates.first?.text.hasPrefix("ount") == true, "got \(candidates.map(\.text))")
+        #expect(engine.complete(prefix: "", suffix: "").isEmpty)
+    }
+}

@@ -409,7 +409,8 @@ private struct Model {
     }
 
     func generate(context lexed: [LexedToken], partial: String, maxCharacters: Int) -> [(String, Double)] {
-        guard tokenTotal > 0 else { return [] }
+        // Nothing learnt yet (a new folder, a loose document): the text before the cursor alone still
+        // completes what it has already said.
         // Unknown tokens get id -1: they break contexts but not the model.
         var vocabulary = LocalVocabulary(base: texts.count, texts: texts, kinds: kinds)
         var history = lexed.map { token in ids[token.text] ?? vocabulary.intern(token) }
