@@ -76,9 +76,12 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Runs a program to its end (posix_spawn), for tests and benchmarks.
+        .target(name: "DevModeSpawn"),
         .executableTarget(
             name: "devmode-bench",
             dependencies: [
+                "DevModeSpawn",
                 "JSONRPC", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeAI", "DevModeServer",
                 "DevModeProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -96,8 +99,10 @@ let package = Package(
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
         .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI", "DevModeTestSupport"]),
-        .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit"]),
-        .testTarget(name: "DevModeProjectTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC", "DevModeStore", "DevModeGit"]),
+        .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit", "DevModeSpawn"]),
+        .testTarget(
+            name: "DevModeProjectTests",
+            dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC", "DevModeStore", "DevModeGit", "DevModeSpawn"]),
         .testTarget(
             name: "DevModeStoreTests",
             dependencies: ["DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeCrypto", "DevModeTestSupport"]),
@@ -109,11 +114,11 @@ let package = Package(
                 "DevModeStorePostgres", "DevModeCrypto",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol", "DevModeSpawn"]),
         .testTarget(name: "DevModeDocumentTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),
         .testTarget(
             name: "DevModeCompletionTests",
-            dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "DevModeAI", "DevModeStore", "JSONRPC"]),
+            dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "DevModeAI", "DevModeStore", "JSONRPC", "DevModeSpawn"]),
     ],
     swiftLanguageModes: [.v6]
 )

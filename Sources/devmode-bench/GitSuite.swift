@@ -1,3 +1,4 @@
+import DevModeSpawn
 import Foundation
 
 extension Target {

@@ -1,3 +1,4 @@
+import DevModeSpawn
 import DevModeAI
 import Foundation
 

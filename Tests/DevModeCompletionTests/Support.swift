@@ -1,3 +1,4 @@
+import DevModeSpawn
 import DevModeAI
 import DevModeProtocol
 import DevModeServer
@@ -261,14 +262,9 @@ func makeFolder(_ files: [String: String]) throws -> String {
 
 /// `git init` in `folder` (the git command line: the test's own way to make a repository).
 func gitInit(_ folder: String) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["git", "init", "--quiet", folder]
-    try process.run()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "git init failed in \(folder)"])
-    }
+    let outcome = try Spawn.run(
+        "/usr/bin/git", ["init", "--quiet", folder], environment: ProcessInfo.processInfo.environment)
+    guard outcome.status == 0 else { throw SpawnError("git init failed in \(folder): \(outcome.stderrText)") }
 }
 
 extension JSONValue {

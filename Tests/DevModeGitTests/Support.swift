@@ -1,3 +1,4 @@
+import DevModeSpawn
 import DevModeGit
 import Foundation
 import Testing
@@ -46,10 +47,6 @@ struct GitCLIError: Error, CustomStringConvertible {
 /// Runs `/usr/bin/git` to check results; the user's global config is kept out, identity fixed.
 @discardableResult
 func git(_ arguments: [String], in directory: String, input: [UInt8]? = nil, environment extra: [String: String] = [:]) throws -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-    process.arguments = arguments
-    process.currentDirectoryURL = URL(fileURLWithPath: directory)
     var environment = ProcessInfo.processInfo.environment
     environment["GIT_CONFIG_GLOBAL"] = "/dev/null"
     environment["GIT_AUTHOR_NAME"] = "CLI Author"
@@ -59,25 +56,11 @@ func git(_ arguments: [String], in directory: String, input: [UInt8]? = nil, env
     environment["GIT_PAGER"] = "cat"
     environment["LC_ALL"] = "C.UTF-8"
     for (key, value) in extra { environment[key] = value }
-    process.environment = environment
-    let stdout = Pipe()
-    process.standardOutput = stdout
-    let stderrFile = NSTemporaryDirectory() + "devmode-git-stderr-" + UUID().uuidString
-    _ = FileManager.default.createFile(atPath: stderrFile, contents: nil)
-    defer { try? FileManager.default.removeItem(atPath: stderrFile) }
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrFile))
-    let stdin = Pipe()
-    process.standardInput = stdin
-    try process.run()
-    if let input { stdin.fileHandleForWriting.write(Data(input)) }
-    try stdin.fileHandleForWriting.close()
-    let output = stdout.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else {
-        let message = FileManager.default.contents(atPath: stderrFile).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        throw GitCLIError(arguments: arguments, status: process.terminationStatus, stderr: message)
+    let outcome = try Spawn.run("/usr/bin/git", ["-C", directory] + arguments, environment: environment, stdin: input)
+    guard outcome.status == 0 else {
+        throw GitCLIError(arguments: arguments, status: outcome.status, stderr: outcome.stderrText)
     }
-    return String(decoding: output, as: UTF8.self)
+    return outcome.stdoutText
 }
 
 func lines(_ text: String) -> [String] {

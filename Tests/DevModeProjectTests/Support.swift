@@ -1,3 +1,4 @@
+import DevModeSpawn
 import DevModeProtocol
 import DevModeServer
 import DevModeTestSupport
@@ -194,30 +195,13 @@ struct GitCLI {
     }
 
     private func runProcess(_ args: [String]) throws -> (status: Int32, out: [UInt8], err: [UInt8]) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        process.arguments = ["-C", root] + args
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GIT_") }
         environment["GIT_CONFIG_GLOBAL"] = "/dev/null"
         environment["GIT_CONFIG_NOSYSTEM"] = "1"
         environment["GIT_PAGER"] = "cat"
         environment["LC_ALL"] = "C"
-        process.environment = environment
-        // stderr goes to a file, stdout to a pipe read to its end: neither can fill up and block the child.
-        let errPath = FileManager.default.temporaryDirectory.appendingPathComponent("git-stderr-\(UUID().uuidString)").path
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        defer { try? FileManager.default.removeItem(atPath: errPath) }
-        let errHandle = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = errHandle
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let outBytes = [UInt8](out.fileHandleForReading.readDataToEndOfFile())
-        process.waitUntilExit()
-        try? errHandle.close()
-        let errBytes = FileManager.default.contents(atPath: errPath).map { [UInt8]($0) } ?? []
-        return (process.terminationStatus, outBytes, errBytes)
+        let outcome = try Spawn.run("/usr/bin/git", ["-C", root] + args, environment: environment)
+        return (outcome.status, outcome.stdout, outcome.stderr)
     }
 }
 

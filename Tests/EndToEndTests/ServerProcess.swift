@@ -1,3 +1,4 @@
+import DevModeSpawn
 import Foundation
 import JSONRPC
 import Testing
@@ -114,46 +115,40 @@ enum WireFormat {
     }
 }
 
-/// A running `devmode` child process.
+/// A running `devmode` child process (spawned with posix_spawn: Foundation's `Process.run()`
+/// crashes now and then on Linux, see `DevModeSpawn`).
 final class ServerProcess: @unchecked Sendable {
-    let process = Process()
-    let stdin = Pipe()
+    let child: ChildProcess
     let stdout = ByteCollector()
     let stderr = ByteCollector()
-    private let stdoutPipe = Pipe()
-    private let stderrPipe = Pipe()
 
     /// The data directory: a fresh temporary one unless given (never the user's own).
     let dataDirectory: String
 
     init(arguments: [String], dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
         self.dataDirectory = dataDirectory ?? temporaryDataDirectory()
-        process.executableURL = try devmodeBinary()
-        process.arguments = arguments
         var variables = ProcessInfo.processInfo.environment
         variables["DEVMODE_DATA_DIR"] = self.dataDirectory
         variables.removeValue(forKey: "DEVMODE_DATABASE_URL")
         for (key, value) in environment { variables[key] = value }
-        process.environment = variables
-        process.standardInput = stdin
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        for (pipe, collector) in [(stdoutPipe, stdout), (stderrPipe, stderr)] {
-            let handle = pipe.fileHandleForReading
+        child = try ChildProcess(try devmodeBinary().path, arguments, environment: variables)
+        for (fd, collector) in [(child.stdout, stdout), (child.stderr, stderr)] {
             Thread.detachNewThread {
+                var chunk = [UInt8](repeating: 0, count: 65_536)
                 while true {
-                    let data = handle.availableData
-                    if data.isEmpty { break }
-                    collector.append(Array(data))
+                    let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, 65_536) }
+                    if count < 0, errno == EINTR { continue }
+                    if count <= 0 { break }
+                    collector.append(Array(chunk[0..<count]))
                 }
+                close(fd)
                 collector.end()
             }
         }
-        try process.run()
     }
 
     func write(_ bytes: [UInt8]) {
-        stdin.fileHandleForWriting.write(Data(bytes))
+        child.write(bytes)
     }
 
     func send(_ json: String) {
@@ -161,7 +156,7 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     func closeInput() {
-        try? stdin.fileHandleForWriting.close()
+        child.closeInput()
     }
 
     /// Waits for a framed response with this id on stdout.
@@ -180,21 +175,25 @@ final class ServerProcess: @unchecked Sendable {
     /// Waits for the process to exit and returns its status.
     func waitForExit(timeout: Double = 15) throws -> Int32 {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning {
+        while true {
+            if let status = child.status { return status }
             if Date() > deadline {
-                process.terminate()
+                child.terminate()
                 throw TestFailure("devmode did not exit within \(timeout) s")
             }
             usleep(5_000)
         }
-        return process.terminationStatus
     }
 
     func terminate() {
-        if process.isRunning { process.terminate() }
+        child.terminate()
     }
 
-    deinit { terminate() }
+    deinit {
+        terminate()
+        child.closeInput()
+        _ = try? waitForExit(timeout: 5)
+    }
 }
 
 /// A plain TCP socket, as a script would use (no devmode code on the client side).

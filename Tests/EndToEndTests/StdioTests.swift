@@ -107,7 +107,7 @@ struct StdioTests {
         _ = try server.response(id: 1)
         server.send(#"{"jsonrpc":"2.0","id":2,"method":"debug/sleep","params":{"milliseconds":300}}"#)
         usleep(50_000)
-        kill(server.process.processIdentifier, SIGTERM)
+        kill(server.child.pid, SIGTERM)
         let reply = try server.response(id: 2)
         #expect((reply["result"] as? [String: Any])?["slept"] as? Int == 300)
         _ = try server.waitForExit()

@@ -103,7 +103,7 @@ struct TCPTests {
         #expect(first.received.isEnded)
         second.send(WireFormat.frame(#"{"jsonrpc":"2.0","id":3,"method":"server/info"}"#))
         #expect(try second.response(id: 3)["result"] != nil)
-        #expect(server.process.isRunning)
+        #expect(server.child.isRunning)
     }
 
     @Test func halfClosedClientStillGetsItsReplies() throws {
@@ -125,7 +125,7 @@ struct TCPTests {
         _ = try socket.response(id: 1)
         socket.send(WireFormat.frame(#"{"jsonrpc":"2.0","id":2,"method":"debug/sleep","params":{"milliseconds":300}}"#))
         usleep(50_000)
-        kill(server.process.processIdentifier, SIGTERM)
+        kill(server.child.pid, SIGTERM)
         #expect((try socket.response(id: 2)["result"] as? [String: Any])?["slept"] as? Int == 300)
         #expect(try server.waitForExit() == 0)
         #expect(throws: (any Error).self) { _ = try RawSocket(port: port) }
