@@ -483,6 +483,43 @@ public final class UnresponsiveListener: Sendable {
     }
 }
 
+/// A loopback port where every connection is refused at once, held for as long as this lives: a
+/// socket bound to it that never listens. (A port freed by closing a listener could be taken by a
+/// test running alongside, which would then answer instead of refusing.)
+public final class RefusingPort: Sendable {
+    public let port: Int
+    private let fd: Int32
+
+    public init() throws {
+        struct SocketError: Error, CustomStringConvertible {
+            let code: Int32
+            var description: String { "socket/bind failed: \(String(cString: strerror(code)))" }
+        }
+        let socketFD = socket(AF_INET, streamSocket, 0)
+        guard socketFD >= 0 else { throw SocketError(code: errno) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, length) }
+        }
+        guard bound == 0 else {
+            let code = errno
+            closeSocket(socketFD)
+            throw SocketError(code: code)
+        }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &length) }
+        }
+        fd = socketFD
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { closeSocket(fd) }
+}
+
 private func closeSocket(_ fd: Int32) {
     _ = close(fd)
 }

@@ -513,10 +513,8 @@ import Testing
     // MARK: Connecting and credentials
 
     @Test func aRefusedConnectionIsUnreachableAtOnce() async throws {
-        let closed = FakeModelServer()
-        try await closed.start()
-        let port = closed.port
-        try await closed.shutdown()
+        let refusing = try RefusingPort()
+        let port = refusing.port
         let clients = ModelClients(environment: { _ in nil })
         let model = ModelConfiguration(
             id: "gone", provider: .openai, endpoint: "http://127.0.0.1:\(port)/v1", capabilities: .init(chat: true, fillInTheMiddle: true),
@@ -532,6 +530,7 @@ import Testing
         #expect(!reason.isEmpty)
         // Refused means refused: no waiting out the 10 s connect limit.
         #expect(elapsed < .seconds(3), "\(elapsed)")
+        withExtendedLifetime(refusing) {}
     }
 
     @Test func anUnknownHostIsUnreachable() async throws {

@@ -9,15 +9,6 @@ import Testing
 /// to wait, -32030 with the reason), and the session goes on: the next completion is answered.
 @Suite("Provider errors and recovery", .timeLimit(.minutes(1)))
 struct ProviderErrorTests {
-    /// A port nothing listens on: a fake server's, after it shut down.
-    static func closedPort() async throws -> Int {
-        let gone = FakeModelServer()
-        try await gone.start()
-        let port = gone.port
-        try await gone.shutdown()
-        return port
-    }
-
     enum Expected: Sendable {
         case rateLimited(retryAfterMs: Int)
         case provider(reason: String, data: [String: JSONValue] = [:])
@@ -35,7 +26,9 @@ struct ProviderErrorTests {
     ]
 
     @Test func eachFailureIsReportedAndTheNextRequestSucceeds() async throws {
-        let refusedPort = try await Self.closedPort()
+        let refusing = try RefusingPort()
+        let refusedPort = refusing.port
+        defer { withExtendedLifetime(refusing) {} }
         let registry = { (fake: FakeModelServer) in
             ModelRegistry(
                 models: [
