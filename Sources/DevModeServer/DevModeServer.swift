@@ -62,9 +62,7 @@ public final class DevModeServer: Sendable {
         self.ai = AIService(configuration: configuration, store: store, logger: logger)
         let engines = ai.engines
         projects.observeChanges { project, paths in
-            Task.detached(priority: .utility) {
-                for path in paths { engines.fileChanged(root: project.root, path: path) }
-            }
+            for path in paths { engines.fileChanged(root: project.root, path: path) }
         }
         self.authenticator = authenticator
         self.localCaller = localCaller

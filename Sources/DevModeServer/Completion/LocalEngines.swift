@@ -1,4 +1,5 @@
 import DevModeAI
+import Dispatch
 import FoundationEssentials
 import JSONRPC
 import Logging
@@ -36,6 +37,10 @@ public final class LocalEngines: Sendable {
 
     let settings: Settings
     private let logger: Logger
+    /// Where learning runs: reading files and re-counting n-grams take milliseconds to seconds, and
+    /// must not hold one of the few threads of Swift's cooperative pool (requests run there). One
+    /// serial queue also keeps a file's updates in order.
+    private let queue = DispatchQueue(label: "devmode.local-engines", qos: .utility)
     private let entries = LockedState<[String: Entry]>([:])
     private let pendingEdits = LockedState<(next: UInt64, tasks: [String: (generation: UInt64, task: Task<Void, Never>)])>(
         (0, [:]))
@@ -55,15 +60,28 @@ public final class LocalEngines: Sendable {
             if root.hasPrefix("/") {
                 let settings = self.settings
                 let logger = self.logger
-                training = Task.detached(priority: .utility) {
-                    let started = ContinuousClock.now
-                    let learnt = Self.train(engine, root: root, settings: settings)
-                    logger.info(
-                        "local engine trained",
-                        metadata: [
-                            "root": "\(root)", "files": "\(learnt.files)", "bytes": "\(learnt.bytes)",
-                            "elapsed": "\(ContinuousClock.now - started)",
-                        ])
+                let queue = self.queue
+                training = Task {
+                    let cancelled = LockedState(false)
+                    await withTaskCancellationHandler {
+                        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                            queue.async {
+                                let started = ContinuousClock.now
+                                let learnt = Self.train(engine, root: root, settings: settings) {
+                                    cancelled.withLock { $0 }
+                                }
+                                logger.info(
+                                    "local engine trained",
+                                    metadata: [
+                                        "root": "\(root)", "files": "\(learnt.files)", "bytes": "\(learnt.bytes)",
+                                        "elapsed": "\(ContinuousClock.now - started)",
+                                    ])
+                                done.resume()
+                            }
+                        }
+                    } onCancel: {
+                        cancelled.withLock { $0 = true }
+                    }
                 }
             } else {
                 training = Task {}
@@ -94,10 +112,13 @@ public final class LocalEngines: Sendable {
     func fileChanged(root: String, path: String) {
         guard let entry = entries.withLock({ $0[root] }) else { return }
         let absolute = root + "/" + path
-        if let bytes = Self.readSource(absolute, maxBytes: settings.maxFileBytes) {
-            entry.engine.update(path: path, text: bytes)
-        } else {
-            entry.engine.remove(path: path)
+        let maxBytes = settings.maxFileBytes
+        queue.async {
+            if let text = Self.readSource(absolute, maxBytes: maxBytes) {
+                entry.engine.update(path: path, text: text)
+            } else {
+                entry.engine.remove(path: path)
+            }
         }
     }
 
@@ -112,7 +133,10 @@ public final class LocalEngines: Sendable {
             let task = Task {
                 try? await Task.sleep(for: quiet)
                 guard !Task.isCancelled else { return }
-                if let text = text() { self.engine(for: root).engine.update(path: path, text: text) }
+                if let text = text() {
+                    let engine = self.engine(for: root).engine
+                    self.queue.async { engine.update(path: path, text: text) }
+                }
                 self.pendingEdits.withLock { pending in
                     if pending.tasks[key]?.generation == generation { pending.tasks[key] = nil }
                 }
@@ -128,7 +152,7 @@ public final class LocalEngines: Sendable {
         if root.hasPrefix("/") {
             fileChanged(root: root, path: path)
         } else {
-            entries.withLock { $0[root] }?.engine.remove(path: path)
+            if let engine = entries.withLock({ $0[root] })?.engine { queue.async { engine.remove(path: path) } }
         }
     }
 
@@ -183,12 +207,14 @@ public final class LocalEngines: Sendable {
     }
 
     /// Learns every source file under `root` (breadth first, folders and files in name order).
-    static func train(_ engine: LocalCompletionEngine, root: String, settings: Settings) -> (files: Int, bytes: Int) {
+    static func train(
+        _ engine: LocalCompletionEngine, root: String, settings: Settings, isCancelled: () -> Bool = { false }
+    ) -> (files: Int, bytes: Int) {
         var queue = [""]
         var files = 0
         var bytes = 0
         while !queue.isEmpty, files < settings.maxFiles, bytes < settings.maxTotalBytes {
-            if Task.isCancelled { break }
+            if isCancelled() { break }
             let relative = queue.removeFirst()
             let absolute = relative.isEmpty ? root : root + "/" + relative
             let names = ((try? FileManager.default.contentsOfDirectory(atPath: absolute)) ?? []).sorted()
