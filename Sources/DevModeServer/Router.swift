@@ -23,7 +23,7 @@ public struct RequestContext: Sendable {
         return logger
     }
 
-    var actor: Actor { .caller(caller) }
+    var actor: Principal { .caller(caller) }
 }
 
 /// The method table: one typed handler per method. Dispatch looks the method up; anything missing

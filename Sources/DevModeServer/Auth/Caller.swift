@@ -64,8 +64,9 @@ public struct Caller: Sendable, Hashable {
     }
 }
 
-/// Who did something, for rights and for the audit log.
-public enum Actor: Sendable, Hashable {
+/// Who did something, for rights and for the audit log (a signed-in caller, the CLI or the server
+/// itself). Not `Actor`: that name is Swift's.
+public enum Principal: Sendable, Hashable {
     case caller(Caller)
     /// `devmode admin …` on the machine: it has the database, so it has every right.
     case cli

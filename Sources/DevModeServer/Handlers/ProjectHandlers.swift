@@ -159,7 +159,7 @@ extension DevModeServer {
 extension ProjectService {
     /// Registers a local folder as a project (once: the same folder gives the same project).
     func openLocal(
-        root: String, name: String?, workspaceId: String?, by actor: Actor, signature: GitSignature
+        root: String, name: String?, workspaceId: String?, by actor: Principal, signature: GitSignature
     ) async throws -> Project {
         if let existing = try await store.read({ try $0.project(root: root) }) {
             _ = try await project(existing.id, for: actor, atLeast: .viewer)
@@ -193,7 +193,7 @@ extension ProjectService {
     }
 
     /// The workspace to use: the one given, else the caller's first workspace they can write to.
-    func resolveWorkspace(_ given: String?, for actor: Actor) async throws -> String {
+    func resolveWorkspace(_ given: String?, for actor: Principal) async throws -> String {
         if let given { return given }
         guard let caller = actor.caller else { throw ResponseError.invalidParams("workspaceId is required", field: "workspaceId") }
         let candidates = try await store.read { transaction -> [String] in

@@ -57,7 +57,7 @@ public final class ProjectService: Sendable {
 
     /// The project and the actor's role in its workspace (at least `minimum`), or not found. For a
     /// change (`auditing` names its method), a refusal is audited as denied.
-    func project(_ id: String, for actor: Actor, atLeast minimum: Role, auditing method: String? = nil) async throws
+    func project(_ id: String, for actor: Principal, atLeast minimum: Role, auditing method: String? = nil) async throws
         -> Project
     {
         do {
@@ -106,7 +106,7 @@ public final class ProjectService: Sendable {
 
     /// Runs an audited change under the project's lock; a refusal is audited too.
     func change<T: Sendable>(
-        _ project: Project, method: String, target: String?, by actor: Actor,
+        _ project: Project, method: String, target: String?, by actor: Principal,
         _ body: @Sendable () async throws -> (T, detail: String?)
     ) async throws -> T {
         let event = { (outcome: AuditOutcome, detail: String?) in

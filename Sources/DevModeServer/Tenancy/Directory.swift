@@ -20,7 +20,7 @@ public struct Directory: Sendable {
     /// Runs `body` in a write transaction that also appends the audit row (success). When `body`
     /// refuses (forbidden, not found, conflict) or fails, that is audited in a transaction of its own.
     func change<T: Sendable>(
-        _ method: String, by actor: Actor, tenantId: String? = nil, workspaceId: String? = nil, target: String?,
+        _ method: String, by actor: Principal, tenantId: String? = nil, workspaceId: String? = nil, target: String?,
         _ body: @escaping @Sendable (StoreTransaction) throws -> (T, AuditEvent?)
     ) async throws -> T {
         do {
@@ -44,7 +44,7 @@ public struct Directory: Sendable {
     /// (which the caller controls and could fill with rows); a named tenant or workspace outside the
     /// actor's tenant goes in the detail.
     private func refusal(
-        _ method: String, by actor: Actor, tenantId: String?, workspaceId: String?, target: String?, _ reason: String
+        _ method: String, by actor: Principal, tenantId: String?, workspaceId: String?, target: String?, _ reason: String
     ) async -> AuditEvent {
         let ownTenant = actor.caller?.tenantId ?? tenantId
         var detail = reason
@@ -66,7 +66,7 @@ public struct Directory: Sendable {
     // MARK: Rights
 
     /// The tenant, if the actor may see it; `admin` also requires managing it.
-    static func tenant(_ id: String, for actor: Actor, admin: Bool, in transaction: StoreTransaction) throws -> Tenant {
+    static func tenant(_ id: String, for actor: Principal, admin: Bool, in transaction: StoreTransaction) throws -> Tenant {
         if let caller = actor.caller, !caller.isServerAdmin {
             guard caller.tenantId == id, let tenant = try transaction.tenant(id: id) else {
                 throw ResponseError.notFound("tenant", id)
@@ -81,7 +81,7 @@ public struct Directory: Sendable {
     /// The user, if the actor may see it (same tenant, or server-wide); `admin` also requires being
     /// that tenant's admin (or the user themself when `selfAllowed`).
     static func user(
-        _ id: String, for actor: Actor, admin: Bool, selfAllowed: Bool = false, in transaction: StoreTransaction
+        _ id: String, for actor: Principal, admin: Bool, selfAllowed: Bool = false, in transaction: StoreTransaction
     ) throws -> User {
         guard let user = try transaction.user(id: id) else { throw ResponseError.notFound("user", id) }
         if let caller = actor.caller, !caller.isServerAdmin {
@@ -102,7 +102,7 @@ public struct Directory: Sendable {
     /// The workspace and the actor's effective role in it. Tenant admins (and server-wide actors)
     /// act as owners; a non-member sees nothing.
     static func workspace(
-        _ id: String, for actor: Actor, atLeast minimum: Role, in transaction: StoreTransaction
+        _ id: String, for actor: Principal, atLeast minimum: Role, in transaction: StoreTransaction
     ) throws -> (Workspace, Role) {
         guard let workspace = try transaction.workspace(id: id) else { throw ResponseError.notFound("workspace", id) }
         guard let caller = actor.caller else { return (workspace, .owner) }
@@ -124,7 +124,7 @@ public struct Directory: Sendable {
 
     // MARK: Tenants
 
-    public func createTenant(name: String, by actor: Actor) async throws -> Tenant {
+    public func createTenant(name: String, by actor: Principal) async throws -> Tenant {
         let name = try Self.validName(name, field: "name")
         guard actor.isServerWide else {
             _ = try? await store.audit(
@@ -143,7 +143,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func tenants(for actor: Actor) async throws -> [Tenant] {
+    public func tenants(for actor: Principal) async throws -> [Tenant] {
         try await store.read { transaction in
             if let caller = actor.caller, !caller.isServerAdmin {
                 return try transaction.tenant(id: caller.tenantId).map { [$0] } ?? []
@@ -152,14 +152,14 @@ public struct Directory: Sendable {
         }
     }
 
-    public func tenant(id: String, for actor: Actor) async throws -> Tenant {
+    public func tenant(id: String, for actor: Principal) async throws -> Tenant {
         try await store.read { try Self.tenant(id, for: actor, admin: false, in: $0) }
     }
 
     // MARK: Users
 
     public func createUser(
-        tenantId: String?, name: String, email: String?, isTenantAdmin: Bool, isServerAdmin: Bool = false, by actor: Actor
+        tenantId: String?, name: String, email: String?, isTenantAdmin: Bool, isServerAdmin: Bool = false, by actor: Principal
     ) async throws -> User {
         let name = try Self.validName(name, field: "name")
         guard let tenantId = tenantId ?? actor.caller?.tenantId else {
@@ -179,7 +179,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func users(tenantId: String?, for actor: Actor) async throws -> [User] {
+    public func users(tenantId: String?, for actor: Principal) async throws -> [User] {
         guard let tenantId = tenantId ?? actor.caller?.tenantId else {
             throw ResponseError.invalidParams("tenantId is required", field: "tenantId")
         }
@@ -189,7 +189,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func setUserDisabled(id: String, disabled: Bool, by actor: Actor) async throws -> User {
+    public func setUserDisabled(id: String, disabled: Bool, by actor: Principal) async throws -> User {
         if let caller = actor.caller, caller.userId == id, disabled {
             _ = try? await store.audit(
                 AuditEvent(
@@ -213,7 +213,7 @@ public struct Directory: Sendable {
     // MARK: Workspaces
 
     public func createWorkspace(
-        tenantId: String?, name: String, description: String?, ownerId: String?, by actor: Actor
+        tenantId: String?, name: String, description: String?, ownerId: String?, by actor: Principal
     ) async throws -> (Workspace, Role?) {
         let name = try Self.validName(name, field: "name")
         guard let tenantId = tenantId ?? actor.caller?.tenantId else {
@@ -242,7 +242,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func workspaces(for actor: Actor) async throws -> [(Workspace, Role?)] {
+    public func workspaces(for actor: Principal) async throws -> [(Workspace, Role?)] {
         guard let caller = actor.caller else {
             return try await store.read { transaction in
                 try transaction.tenants().flatMap { try transaction.workspaces(tenantId: $0.id) }.map { ($0, Role.owner) }
@@ -259,11 +259,11 @@ public struct Directory: Sendable {
         }
     }
 
-    public func workspace(id: String, for actor: Actor) async throws -> (Workspace, Role) {
+    public func workspace(id: String, for actor: Principal) async throws -> (Workspace, Role) {
         try await store.read { try Self.workspace(id, for: actor, atLeast: .viewer, in: $0) }
     }
 
-    public func updateWorkspace(id: String, name: String?, description: String?, by actor: Actor) async throws -> (
+    public func updateWorkspace(id: String, name: String?, description: String?, by actor: Principal) async throws -> (
         Workspace, Role
     ) {
         let name = try name.map { try Self.validName($0, field: "name") }
@@ -279,7 +279,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func deleteWorkspace(id: String, by actor: Actor) async throws {
+    public func deleteWorkspace(id: String, by actor: Principal) async throws {
         try await change(WorkspaceDeleteRequest.method, by: actor, workspaceId: id, target: id) { transaction in
             let (workspace, _) = try Self.workspace(id, for: actor, atLeast: .owner, in: transaction)
             try transaction.deleteWorkspace(id: id)
@@ -295,7 +295,7 @@ public struct Directory: Sendable {
     // MARK: Members
 
     public func setMember(
-        workspaceId: String, userId: String, role: Role, adding: Bool, by actor: Actor
+        workspaceId: String, userId: String, role: Role, adding: Bool, by actor: Principal
     ) async throws -> (Membership, User) {
         let method = adding ? MemberAddRequest.method : MemberSetRoleRequest.method
         return try await change(method, by: actor, workspaceId: workspaceId, target: userId) { transaction in
@@ -327,7 +327,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func removeMember(workspaceId: String, userId: String, by actor: Actor) async throws {
+    public func removeMember(workspaceId: String, userId: String, by actor: Principal) async throws {
         try await change(MemberRemoveRequest.method, by: actor, workspaceId: workspaceId, target: userId) { transaction in
             let (workspace, actorRole) = try Self.workspace(workspaceId, for: actor, atLeast: .admin, in: transaction)
             guard let existing = try transaction.membership(workspaceId: workspaceId, userId: userId) else {
@@ -349,7 +349,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func members(workspaceId: String, for actor: Actor) async throws -> [(Membership, User)] {
+    public func members(workspaceId: String, for actor: Principal) async throws -> [(Membership, User)] {
         try await store.read { transaction in
             _ = try Self.workspace(workspaceId, for: actor, atLeast: .viewer, in: transaction)
             return try transaction.memberships(workspaceId: workspaceId).compactMap { membership in
@@ -361,7 +361,7 @@ public struct Directory: Sendable {
     // MARK: API keys
 
     public func createAPIKey(
-        userId: String?, name: String, expiresInSeconds: Int?, scopes: [String], by actor: Actor
+        userId: String?, name: String, expiresInSeconds: Int?, scopes: [String], by actor: Principal
     ) async throws -> (secret: String, record: APIKeyRecord) {
         let name = try Self.validName(name, field: "name")
         if let expiresInSeconds, !(1...Self.maxKeyLifetimeSeconds).contains(expiresInSeconds) {
@@ -397,7 +397,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func apiKeys(userId: String?, for actor: Actor) async throws -> [APIKeyRecord] {
+    public func apiKeys(userId: String?, for actor: Principal) async throws -> [APIKeyRecord] {
         guard let userId = userId ?? actor.caller?.userId else {
             throw ResponseError.invalidParams("userId is required", field: "userId")
         }
@@ -407,7 +407,7 @@ public struct Directory: Sendable {
         }
     }
 
-    public func revokeAPIKey(id: String, by actor: Actor) async throws -> APIKeyRecord {
+    public func revokeAPIKey(id: String, by actor: Principal) async throws -> APIKeyRecord {
         try await change(APIKeyRevokeRequest.method, by: actor, target: id) { transaction in
             guard let key = try transaction.apiKey(id: id) else { throw ResponseError.notFound("apiKey", id) }
             do {
@@ -445,7 +445,7 @@ extension Directory {
 
     /// Sets the models a workspace may use (workspace admin and up). The caller checks the ids
     /// against the registry.
-    public func setWorkspaceModels(workspaceId: String, models: [String], by actor: Actor) async throws {
+    public func setWorkspaceModels(workspaceId: String, models: [String], by actor: Principal) async throws {
         try await change(
             WorkspaceSetModelsRequest.method, by: actor, workspaceId: workspaceId, target: workspaceId
         ) { transaction in
@@ -462,7 +462,7 @@ extension Directory {
     }
 
     /// The workspace a request that names none works in: the first the caller belongs to (any role).
-    func defaultWorkspace(for actor: Actor, field: String = "workspaceId") async throws -> String {
+    func defaultWorkspace(for actor: Principal, field: String = "workspaceId") async throws -> String {
         let all = try await workspaces(for: actor)
         guard let first = all.first(where: { $0.1 != nil }) ?? all.first else {
             throw ResponseError.invalidParams("\(field) is required (you are a member of no workspace)", field: field)
