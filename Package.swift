@@ -29,6 +29,8 @@ let package = Package(
         .target(name: "DevModeStore", dependencies: ["DevModeCrypto"]),
         // A small safe Swift API over libgit2; every raw pointer stays in here.
         .target(name: "DevModeGit", dependencies: ["CGit2"]),
+        // Safe file operations (atomic writes, no symlink following) and the one directory walker.
+        .target(name: "DevModeFileSystem"),
         .target(name: "DevModeStoreSQLite", dependencies: ["DevModeStore", "CSQLite"]),
         .target(name: "DevModeStorePostgres", dependencies: ["DevModeStore", "CPostgres"]),
         // The JSON-RPC 2.0 core: ids, messages, framing, Connection. Knows nothing of tenants or NIO.
@@ -52,6 +54,7 @@ let package = Package(
         .target(
             name: "DevModeAI",
             dependencies: [
+                "DevModeFileSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -63,6 +66,7 @@ let package = Package(
             dependencies: [
                 "JSONRPC", "JSONRPCNIO", "DevModeProtocol", "DevModeCrypto",
                 "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeGit", "DevModeAI",
+                "DevModeFileSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,3 +1,4 @@
+import DevModeFileSystem
 import DevModeAI
 import Dispatch
 import FoundationEssentials

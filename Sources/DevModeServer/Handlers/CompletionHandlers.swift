@@ -1,3 +1,4 @@
+import DevModeFileSystem
 import DevModeAI
 import DevModeProtocol
 import DevModeStore

@@ -1,3 +1,4 @@
+import DevModeFileSystem
 import DevModeGit
 import DevModeProtocol
 import DevModeStore

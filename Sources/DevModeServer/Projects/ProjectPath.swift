@@ -1,3 +1,4 @@
+import DevModeFileSystem
 import DevModeProtocol
 import FoundationEssentials
 import JSONRPC

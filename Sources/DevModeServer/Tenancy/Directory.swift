@@ -1,3 +1,4 @@
+import DevModeFileSystem
 import FoundationEssentials
 
 #if canImport(Glibc)

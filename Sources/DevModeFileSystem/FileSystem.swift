@@ -7,19 +7,24 @@ import Glibc
 /// The few file operations projects need, with the guarantees devmode promises: a write goes to a
 /// temporary file in the same folder, is flushed, and renamed into place (a crash leaves the old or
 /// the new file, never half of one); the final component is opened without following symlinks.
-enum FileSystem {
-    struct Failure: Error, CustomStringConvertible {
-        let operation: String
-        let path: String
-        let code: Int32
-        var description: String { "\(operation) failed for \(path): \(String(cString: strerror(code)))" }
-        var isMissing: Bool { code == ENOENT || code == ENOTDIR }
-        var isExisting: Bool { code == EEXIST || code == ENOTEMPTY }
+public enum FileSystem {
+    public struct Failure: Error, CustomStringConvertible {
+        public let operation: String
+        public let path: String
+        public let code: Int32
+        public init(operation: String, path: String, code: Int32) {
+            self.operation = operation
+            self.path = path
+            self.code = code
+        }
+        public var description: String { "\(operation) failed for \(path): \(String(cString: strerror(code)))" }
+        public var isMissing: Bool { code == ENOENT || code == ENOTDIR }
+        public var isExisting: Bool { code == EEXIST || code == ENOTEMPTY }
     }
 
-    enum Kind { case file, directory, symlink, other }
+    public enum Kind: Sendable { case file, directory, symlink, other }
 
-    static func kind(_ path: String) -> Kind? {
+    public static func kind(_ path: String) -> Kind? {
         var info = stat()
         guard lstat(path, &info) == 0 else { return nil }
         switch info.st_mode & S_IFMT {
@@ -30,14 +35,14 @@ enum FileSystem {
         }
     }
 
-    static func size(_ path: String) -> Int? {
+    public static func size(_ path: String) -> Int? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
         return Int(info.st_size)
     }
 
     /// Reads a regular file, refusing to follow a symlink in the last component.
-    static func read(_ path: String, limit: Int) throws -> [UInt8] {
+    public static func read(_ path: String, limit: Int) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw Failure(operation: "open", path: path, code: errno) }
         defer { close(fd) }
@@ -60,7 +65,7 @@ enum FileSystem {
     }
 
     /// Writes atomically: temp file, fsync, rename, fsync of the folder. Creates missing folders.
-    static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let directory = Paths.parent(path)
         try makeDirectories(directory)
         let temporary = directory + "/.devmode-write-" + UUID().uuidString
@@ -96,7 +101,7 @@ enum FileSystem {
     /// `mkdir -p`, failing as a `Failure` with the errno of the step that failed (ENOTDIR when a
     /// file is in the way), so callers can tell the client plainly. Existing folders, and symlinks
     /// to folders, are fine.
-    static func makeDirectories(_ directory: String) throws {
+    public static func makeDirectories(_ directory: String) throws {
         var info = stat()
         if stat(directory, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else { throw Failure(operation: "mkdir", path: directory, code: ENOTDIR) }
@@ -109,14 +114,14 @@ enum FileSystem {
         }
     }
 
-    static func syncDirectory(_ directory: String) {
+    public static func syncDirectory(_ directory: String) {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
     }
 
-    static func remove(_ path: String) throws {
+    public static func remove(_ path: String) throws {
         if kind(path) == .directory {
             guard rmdir(path) == 0 else { throw Failure(operation: "rmdir", path: path, code: errno) }
         } else {
@@ -125,27 +130,10 @@ enum FileSystem {
         syncDirectory(Paths.parent(path))
     }
 
-    static func move(_ from: String, to: String, overwrite: Bool) throws {
+    public static func move(_ from: String, to: String, overwrite: Bool) throws {
         try makeDirectories(Paths.parent(to))
         if !overwrite && kind(to) != nil { throw Failure(operation: "rename", path: to, code: EEXIST) }
         guard rename(from, to) == 0 else { throw Failure(operation: "rename", path: to, code: errno) }
         syncDirectory(Paths.parent(to))
-    }
-
-    /// Total bytes of the regular files under `path` (symlinks not followed).
-    static func usage(_ path: String) -> Int {
-        var total = 0
-        var folders = [path]
-        while let folder = folders.popLast() {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] {
-                let full = folder + "/" + name
-                switch kind(full) {
-                case .file: total += size(full) ?? 0
-                case .directory: folders.append(full)
-                default: break
-                }
-            }
-        }
-        return total
     }
 }
