@@ -26,9 +26,11 @@ let package = Package(
         // Random bytes, SHA-256, HMAC and constant-time comparison through OpenSSL's libcrypto.
         .target(name: "DevModeCrypto", dependencies: ["COpenSSL"]),
         // The Store: models, schema, migrations and queries, written once over a small SQL seam.
-        .target(name: "DevModeStore", dependencies: ["DevModeCrypto"]),
+        .target(name: "DevModeStore", dependencies: ["DevModeCrypto", "DevModeClock"]),
         // A small safe Swift API over libgit2; every raw pointer stays in here.
         .target(name: "DevModeGit", dependencies: ["CGit2"]),
+        // The clock time-based logic reads (SystemClock), and the TestClock tests move.
+        .target(name: "DevModeClock"),
         // Safe file operations (atomic writes, no symlink following) and the one directory walker.
         .target(name: "DevModeFileSystem"),
         .target(name: "DevModeStoreSQLite", dependencies: ["DevModeStore", "CSQLite"]),
@@ -36,7 +38,7 @@ let package = Package(
         // The JSON-RPC 2.0 core: ids, messages, framing, Connection. Knows nothing of tenants or NIO.
         .target(
             name: "JSONRPC",
-            dependencies: [.product(name: "Logging", package: "swift-log")]
+            dependencies: ["DevModeClock", .product(name: "Logging", package: "swift-log")]
         ),
         // The TCP listener over SwiftNIO: one Connection per accepted socket.
         .target(
@@ -54,7 +56,7 @@ let package = Package(
         .target(
             name: "DevModeAI",
             dependencies: [
-                "DevModeFileSystem",
+                "DevModeFileSystem", "DevModeClock",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
