@@ -2,6 +2,7 @@ import DevModeStore
 import DevModeStorePostgres
 import DevModeStoreSQLite
 import Foundation
+import Synchronization
 import Testing
 
 /// The engines every Store test runs against.
@@ -35,7 +36,7 @@ public func makeTestDriver(_ database: TestDatabase) async throws -> TestDriver?
             try? FileManager.default.removeItem(at: directory)
         }
     case .postgres:
-        guard let url = testPostgresURL() else { return nil }
+        guard let url = try testPostgresURL() else { return nil }
         let schema = "devmode_test_" + String(UInt64.random(in: .min ... .max), radix: 16)
         let driver = try await PostgresDriver(url: url, schema: schema)
         return TestDriver(driver: driver) {
@@ -51,16 +52,54 @@ public func makeTestDriver(_ database: TestDatabase) async throws -> TestDriver?
     }
 }
 
-/// DEVMODE_TEST_POSTGRES_URL, or nil after saying why the PostgreSQL test does not run.
-public func testPostgresURL(sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+/// DEVMODE_TEST_POSTGRES_URL. Without it the test is reported as skipped (`Test.cancel`), except
+/// under CI=true, where it fails (records an issue and returns nil): CI must test PostgreSQL.
+public func testPostgresURL(sourceLocation: SourceLocation = #_sourceLocation) throws -> String? {
     let environment = ProcessInfo.processInfo.environment
     if let url = environment["DEVMODE_TEST_POSTGRES_URL"], !url.isEmpty { return url }
     if environment["CI"] == "true" {
         Issue.record(
             "DEVMODE_TEST_POSTGRES_URL is not set and CI=true: PostgreSQL tests must run in CI (use ./scripts/test)",
             sourceLocation: sourceLocation)
-    } else {
-        print("skipped (postgres): DEVMODE_TEST_POSTGRES_URL is not set; ./scripts/test starts a server")
+        return nil
     }
-    return nil
+    try Test.cancel("PostgreSQL: DEVMODE_TEST_POSTGRES_URL is not set (./scripts/test starts a server)", sourceLocation: sourceLocation)
+}
+
+/// The engine the server suites run on. `DEVMODE_TEST_STORE=postgres` (./scripts/test's second
+/// pass) runs every suite that opens servers through `TestServer` on PostgreSQL; SQLite otherwise.
+public enum TestStore {
+    public static var engine: TestDatabase {
+        ProcessInfo.processInfo.environment["DEVMODE_TEST_STORE"] == "postgres" ? .postgres : .sqlite
+    }
+
+    /// Schemas made for SQLite paths in this test process: a second server on the same path (another
+    /// process, a restart) opens the same database, as it would on SQLite.
+    private static let schemas = Mutex<[String: String]>([:])
+
+    /// A driver for one test server on `engine`: SQLite at `sqlitePath`, or the schema that stands
+    /// for that path on DEVMODE_TEST_POSTGRES_URL (left for the throwaway server to take away:
+    /// schemas are cheap, and a server's tests may still be reading when it is dropped).
+    public static func makeDriver(sqlitePath: String) async throws -> any SQLDriver {
+        switch engine {
+        case .sqlite:
+            return try SQLiteDriver(path: sqlitePath)
+        case .postgres:
+            guard let url = ProcessInfo.processInfo.environment["DEVMODE_TEST_POSTGRES_URL"], !url.isEmpty else {
+                throw TestStoreError(
+                    description: "DEVMODE_TEST_STORE=postgres needs DEVMODE_TEST_POSTGRES_URL (./scripts/test sets both)")
+            }
+            let schema = schemas.withLock { schemas in
+                if let known = schemas[sqlitePath] { return known }
+                let made = "devmode_server_" + String(UInt64.random(in: .min ... .max), radix: 16)
+                schemas[sqlitePath] = made
+                return made
+            }
+            return try await PostgresDriver(url: url, poolSize: 2, schema: schema)
+        }
+    }
+}
+
+struct TestStoreError: Error, CustomStringConvertible {
+    let description: String
 }

@@ -3,7 +3,8 @@ import DevModeStore
 import DevModeStoreSQLite
 import Foundation
 
-/// A real server over a fresh SQLite database in a temporary directory.
+/// A real server over a fresh database: SQLite in a temporary directory, or PostgreSQL when the
+/// suites run with DEVMODE_TEST_STORE=postgres (`TestStore`).
 public enum TestServer {
     /// Hosted projects go to a fresh temporary data directory unless the configuration names one.
     public static func make(
@@ -15,7 +16,7 @@ public enum TestServer {
         if let driver {
             store = Store(driver: driver)
         } else {
-            store = Store(driver: try SQLiteDriver(path: directory.path + "/devmode.sqlite3"))
+            store = Store(driver: try await TestStore.makeDriver(sqlitePath: directory.path + "/devmode.sqlite3"))
         }
         var configuration = configuration
         if configuration.projects.dataDirectory == StoreLocation.defaultDataDirectory {

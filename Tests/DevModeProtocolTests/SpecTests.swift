@@ -79,6 +79,7 @@ import Testing
     @Test func methodEntriesAreComplete() {
         let notifications = Set(DevModeMessages.registry.notifications.keys)
             .union(DevModeMessages.serverNotifications.map { $0.method })
+        #expect(spec.methods.count >= 60, "the spec lists \(spec.methods.count) methods: did it load?")
         for method in spec.methods {
             let name = method.name
             if let direction = method.json["x-direction"] {
@@ -113,6 +114,7 @@ import Testing
 
     // (c) The examples decode into the Swift types and encode back to themselves, and they satisfy the schemas.
     @Test func examplesRoundTripThroughTheSwiftTypes() throws {
+        #expect(spec.methods.count >= 60, "the spec lists \(spec.methods.count) methods: did it load?")
         for method in spec.methods {
             guard let type = messageType(named: method.name) else {
                 Issue.record("\(method.name): no Swift type in DevModeMessages.registry")
@@ -160,6 +162,7 @@ import Testing
 
     // (c) The schemas name exactly the Swift types' stored properties, required exactly when non-optional.
     @Test func schemasNameTheSwiftTypesProperties() throws {
+        #expect(spec.methods.count >= 60, "the spec lists \(spec.methods.count) methods: did it load?")
         for method in spec.methods {
             guard let type = messageType(named: method.name) else { continue }
             for example in method.examples {
@@ -186,6 +189,7 @@ import Testing
 
     // (c) Leaving out a required param fails to decode; leaving out an optional one does not.
     @Test func requiredParamsAreTheOnesTheTypesRequire() {
+        #expect(spec.methods.count >= 60, "the spec lists \(spec.methods.count) methods: did it load?")
         for method in spec.methods {
             guard let type = messageType(named: method.name) else { continue }
             let required = Set(method.params.filter(\.required).map(\.name))
@@ -223,6 +227,7 @@ import Testing
                 for problem in problems { Issue.record("\(problem)") }
             }
         }
+        #expect(spec.methods.count >= 60, "the spec lists \(spec.methods.count) methods: did it load?")
         for method in spec.methods {
             for reference in method.errorRefs {
                 guard let key = reference.stripping(prefix: "#/components/errors/") else {

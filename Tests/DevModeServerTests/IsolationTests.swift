@@ -21,6 +21,7 @@ struct IsolationTests {
     static let volatileReads: Set<String> = [AuditQueryRequest.method, AICompleteRequest.method]
 
     @Test func everyRequestDeclaresItsScope() {
+        #expect(DevModeMessages.requests.count >= 50, "the registry lists \(DevModeMessages.requests.count) requests")
         for type in DevModeMessages.requests {
             let method = type.method
             let scoped = type is any ObjectScopedRequest.Type
@@ -47,7 +48,9 @@ struct IsolationTests {
             let before = try await scenario.reads(of: .b)
 
             // adminA administers tenant A (not the server): tenant B's objects must not exist for it.
-            for probe in await scenario.probeTenantB() {
+            let probes = await scenario.probeTenantB()
+            #expect(probes.count == Self.scopedTypes.count, "every object-scoped request is probed")
+            for probe in probes {
                 let method = probe.type.method
                 let kind = probe.type.objectKind
                 #expect(probe.foreign?.code == .notFound, "\(method) on tenant B's \(kind): expected -32012, got \(describe(probe.foreign))")
@@ -86,7 +89,9 @@ struct IsolationTests {
         try await withScratchServer { scratch in
             let scenario = try await IsolationScenario.make(scratch)
             let before = try await scenario.reads(of: .a)
-            for (type, _, error) in try await scenario.viewerWrites() {
+            let writes = try await scenario.viewerWrites()
+            #expect(writes.count == Self.roleWrites.count && !writes.isEmpty, "every workspace and project write is tried")
+            for (type, _, error) in writes {
                 #expect(error?.code == .forbidden, "\(type.method) as a viewer: expected -32011, got \(describe(error))")
             }
             // The viewer still reads, and nothing it tried changed anything.

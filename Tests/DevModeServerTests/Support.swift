@@ -49,7 +49,8 @@ func redacting(_ id: String, in value: JSONValue?) -> JSONValue? {
     }
 }
 
-/// A server on a fresh SQLite database in its own temporary directory, with what closes it.
+/// A server on a fresh database (SQLite in its own temporary directory, or PostgreSQL under
+/// DEVMODE_TEST_STORE=postgres), with what closes it.
 struct ScratchServer {
     let server: DevModeServer
     let directory: URL
@@ -64,7 +65,9 @@ struct ScratchServer {
     ) async throws -> ScratchServer {
         let directory =
             directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("devmode-server-test-\(UUID().uuidString)")
-        let store = Store(driver: try SQLiteDriver(path: directory.appendingPathComponent("devmode.sqlite3").path), clock: clock)
+        let store = Store(
+            driver: try await TestStore.makeDriver(sqlitePath: directory.appendingPathComponent("devmode.sqlite3").path),
+            clock: clock)
         var configuration = configuration
         if configuration.projects.dataDirectory == StoreLocation.defaultDataDirectory {
             // Hosted projects beside the database, never in the user's real data directory.

@@ -316,7 +316,7 @@ import Testing
     // MARK: PostgreSQL
 
     @Test func postgresPoolServesMoreTransactionsThanItsSize() async throws {
-        guard let url = testPostgresURL() else { return }
+        guard let url = try testPostgresURL() else { return }
         let driver = try await PostgresDriver(url: url, poolSize: 2)
         let inside = Concurrency()
         let backends = try await withThrowingTaskGroup(of: SQLValue?.self) { group in
@@ -338,7 +338,7 @@ import Testing
     }
 
     @Test func postgresConnectionKilledServerSideFailsOnceThenRecovers() async throws {
-        guard let url = testPostgresURL() else { return }
+        guard let url = try testPostgresURL() else { return }
         let driver = try await PostgresDriver(url: url, poolSize: 1)
         let admin = try await PostgresDriver(url: url, poolSize: 1)
         do {

@@ -115,6 +115,33 @@ enum WireFormat {
     }
 }
 
+/// Databases made for data directories in this test process.
+private let postgresDatabases = LockedState<[String: String]>([:])
+
+/// The PostgreSQL database that stands in for `dataDirectory`'s SQLite file: made on first use.
+func postgresDatabase(for dataDirectory: String, _ environment: [String: String]) throws -> String {
+    if let known = postgresDatabases.withLock({ $0[dataDirectory] }) { return known }
+    let url = try freshPostgresDatabase(environment)
+    return postgresDatabases.withLock { known in
+        if let existing = known[dataDirectory] { return existing }
+        known[dataDirectory] = url
+        return url
+    }
+}
+
+/// A new, empty database on the test server at DEVMODE_TEST_POSTGRES_URL (made with psql), as a URL.
+func freshPostgresDatabase(_ environment: [String: String]) throws -> String {
+    guard let base = environment["DEVMODE_TEST_POSTGRES_URL"], let slash = base.lastIndex(of: "/"),
+        let psql = Spawn.which("psql")
+    else {
+        throw SpawnError("DEVMODE_TEST_STORE=postgres needs DEVMODE_TEST_POSTGRES_URL and psql")
+    }
+    let name = "devmode_e2e_" + String(UInt64.random(in: .min ... .max), radix: 16)
+    let created = try Spawn.run(psql, [base, "-q", "-c", "CREATE DATABASE \(name)"], environment: environment)
+    guard created.status == 0 else { throw SpawnError("psql could not create \(name): \(created.stderrText)") }
+    return String(base[...slash]) + name
+}
+
 /// A running `devmode` child process (spawned with posix_spawn: Foundation's `Process.run()`
 /// crashes now and then on Linux, see `DevModeSpawn`).
 final class ServerProcess: @unchecked Sendable {
@@ -130,6 +157,11 @@ final class ServerProcess: @unchecked Sendable {
         var variables = ProcessInfo.processInfo.environment
         variables["DEVMODE_DATA_DIR"] = self.dataDirectory
         variables.removeValue(forKey: "DEVMODE_DATABASE_URL")
+        if variables["DEVMODE_TEST_STORE"] == "postgres" {
+            // The second pass of ./scripts/test: each server gets a fresh PostgreSQL database.
+            // One database per data directory: `admin` runs and restarts on it share it, as on SQLite.
+            variables["DEVMODE_DATABASE_URL"] = try postgresDatabase(for: self.dataDirectory, variables)
+        }
         for (key, value) in environment { variables[key] = value }
         child = try ChildProcess(try devmodeBinary().path, arguments, environment: variables)
         for (fd, collector) in [(child.stdout, stdout), (child.stderr, stderr)] {
