@@ -68,7 +68,7 @@ let package = Package(
             dependencies: [
                 "JSONRPC", "JSONRPCNIO", "DevModeProtocol", "DevModeCrypto",
                 "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeGit", "DevModeAI",
-                "DevModeFileSystem",
+                "DevModeFileSystem", "DevModeClock",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -104,7 +104,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
-        .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI", "DevModeTestSupport"]),
+        .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI", "DevModeTestSupport", "DevModeClock"]),
         .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit", "DevModeSpawn"]),
         .testTarget(
             name: "DevModeProjectTests",
@@ -124,7 +124,10 @@ let package = Package(
         .testTarget(name: "DevModeDocumentTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),
         .testTarget(
             name: "DevModeCompletionTests",
-            dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "DevModeAI", "DevModeStore", "JSONRPC", "DevModeSpawn"]),
+            dependencies: [
+                "DevModeServer", "DevModeTestSupport", "DevModeProtocol", "DevModeAI", "DevModeStore", "JSONRPC", "DevModeSpawn",
+                "DevModeClock",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

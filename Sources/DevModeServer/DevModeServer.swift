@@ -23,6 +23,8 @@ public final class DevModeServer: Sendable {
     public let projects: ProjectService
     /// Models, completion, local engines, usage.
     public let ai: AIService
+    /// Where documents belong, the completion set-up at `initialize`, and document sync.
+    let placement: CompletionPlacement
     let authenticator: Authenticator
     /// The local user, for stdio sessions in local mode.
     let localCaller: Caller?
@@ -60,6 +62,9 @@ public final class DevModeServer: Sendable {
         self.directory = Directory(store: store)
         self.projects = ProjectService(settings: configuration.projects, store: store)
         self.ai = AIService(configuration: configuration, store: store, logger: logger)
+        self.placement = CompletionPlacement(
+            projects: projects, directory: directory, store: store, ai: ai, maxDocumentBytes: configuration.maxDocumentBytes,
+            maxOpenDocuments: configuration.maxOpenDocuments, logger: logger)
         let engines = ai.engines
         projects.observeChanges { project, paths in
             for path in paths { engines.fileChanged(root: project.root, path: path) }

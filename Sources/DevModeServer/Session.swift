@@ -184,7 +184,7 @@ public final class Session: MessageHandler {
     public func connectionClosed(_ connection: Connection) async {
         server.connectionEnded(connection)
         server.projects.sessionEnded(self)
-        server.ai.engines.drop(looseDocumentsKey)
+        server.placement.sessionEnded(self)
         logger.debug("session ended")
     }
 }

@@ -49,21 +49,21 @@ struct LocalEngineTests {
     }
 
     /// Waits until the engine of `folder` has learnt its files.
-    static func trained(_ world: CompletionWorld, _ folder: String) async {
-        await world.server.ai.engines.engine(for: folder).training.value
+    static func trained(_ world: CompletionWorld, _ folder: String) async throws {
+        try await #require(world.server.ai.engines.existing(folder)).trained()
     }
 
     @Test func rootUriFolderTeachesTheEngineOfANewDocument() async throws {
         let folder = try makeFolder(["Billing.swift": Self.billing, "Reports/Report.swift": Self.report, "notes.bin": "\u{0}\u{1}"])
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        try await Self.run { world in
+        try await Self.run(allowedRoot: folder) { world in
             let (client, _) = try await world.session(rootUri: "file://\(folder)")
             #expect(try await client.send(ModelListRequest()).models.map(\.id) == ["local"])
             // Not a git repository: no project is made of it, and nothing is written to it.
             let workspaceId = try await client.defaultWorkspace()
             #expect(try await client.send(ProjectListRequest(workspaceId: workspaceId)).projects.isEmpty)
             #expect(!FileManager.default.fileExists(atPath: folder + "/.git"))
-            await Self.trained(world, folder)
+            try await Self.trained(world, folder)
 
             let uri = "file://\(folder)/Draft.swift"
             client.open(uri, "let may = computeInv\n")
@@ -95,7 +95,7 @@ struct LocalEngineTests {
             #expect(projects.map(\.root) == [repo])
             #expect(projects.map(\.kind) == ["local"])
             let project = try #require(projects.first)
-            await Self.trained(world, repo)
+            try await Self.trained(world, repo)
 
             // A document under it completes from its files.
             let uri = repoURI + "/Sources/Draft.swift"
@@ -125,9 +125,14 @@ struct LocalEngineTests {
         }
     }
 
-    @Test func aRepositoryOutsideTheAllowedRootsIsNotRegistered() async throws {
+    /// `--allowed-root` confines what the engines learn, as it confines `project/open`: a folder
+    /// outside it (here with a planted secret) is neither registered nor read, and completions in
+    /// it offer nothing from it.
+    @Test func aFolderOutsideTheAllowedRootsIsNeitherRegisteredNorLearnt() async throws {
         let allowed = try makeFolder([:])
-        let outside = try makeFolder(["Sources/Ledger.swift": Self.ledger])
+        let outside = try makeFolder([
+            "Sources/Ledger.swift": Self.ledger, "settings.py": "DATABASE_PASSWORD_SECRET = 'hunter2-planted-outside'\n",
+        ])
         defer {
             try? FileManager.default.removeItem(atPath: allowed)
             try? FileManager.default.removeItem(atPath: outside)
@@ -137,12 +142,21 @@ struct LocalEngineTests {
             let (client, _) = try await world.session(workspaceFolders: [WorkspaceFolder(uri: "file://\(outside)", name: "ledger")])
             let workspaceId = try await client.defaultWorkspace()
             #expect(try await client.send(ProjectListRequest(workspaceId: workspaceId)).projects.isEmpty)
-            // Still a folder the editor opened: its engine learns it.
-            await Self.trained(world, outside)
+            #expect(!world.server.ai.engines.exists(outside))
             let uri = "file://\(outside)/Sources/Draft.swift"
             client.open(uri, "let pending = reconcileLed\n")
             let list = try await client.inline(uri, at: point(0, 26))
-            #expect(list.items.first?.insertText.hasPrefix("gerEntries(") == true, "got \(list.items.map(\.insertText))")
+            #expect(!list.items.contains { $0.insertText.hasPrefix("gerEntries") }, "got \(list.items.map(\.insertText))")
+            let secret = try await client.send(AICompleteRequest(prefix: "DATABASE_PASSWORD_SEC", language: "python"))
+            #expect(!secret.candidates.contains { $0.contains("hunter2") }, "got \(secret.candidates)")
+            #expect(!world.server.ai.engines.exists(outside))
+        }
+        // The same folder inside the allowed roots is learnt (what the refusal above is measured against).
+        try await Self.run(allowedRoot: outside) { world in
+            let (client, _) = try await world.session(rootUri: "file://\(outside)")
+            try await Self.trained(world, outside)
+            let secret = try await client.send(AICompleteRequest(prefix: "DATABASE_PASSWORD_SEC", language: "python"))
+            #expect(secret.candidates.contains { $0.contains("hunter2") }, "got \(secret.candidates)")
         }
     }
 }

@@ -9,26 +9,16 @@ extension DevModeServer {
                 metadata: [
                     "client": "\(request.clientInfo?.name ?? "unknown") \(request.clientInfo?.version ?? "")"
                 ])
-            let limits = context.server.configuration.limits
             let encoding = PositionEncoding.negotiate(clientCapabilities: request.capabilities)
             context.session.negotiatedPositionEncoding(encoding)
-            await context.setUpCompletion(request)
+            await context.server.placement.setUp(request, session: context.session, caller: context.caller, signature: context.signature)
             return InitializeResult(
                 capabilities: ServerCapabilities(
                     positionEncoding: encoding.rawValue,
                     textDocumentSync: TextDocumentSyncOptions(openClose: true, change: 2),
                     experimental: DevModeCapabilities(
-                        protocolVersion: DevModeMessages.protocolVersion,
-                        methods: context.server.methods.sorted(),
-                        limits: [
-                            "maxMessageBytes": limits.maxMessageBytes,
-                            "maxHeaderLineBytes": limits.maxHeaderLineBytes,
-                            "maxHeaderBlockBytes": limits.maxHeaderBlockBytes,
-                            "maxNestingDepth": limits.maxNestingDepth,
-                            "maxBatchLength": limits.maxBatchLength,
-                            "maxRequestsInFlight": limits.maxRequestsInFlight,
-                            "maxOutboundBytes": limits.maxOutboundBytes,
-                        ])),
+                        protocolVersion: DevModeMessages.protocolVersion, methods: context.server.methods.sorted(),
+                        limits: context.server.configuration.limits.advertised)),
                 serverInfo: ServerInfo(name: "devmode", version: context.server.configuration.version),
                 identity: IdentityInfo(context.caller))
         }
@@ -39,5 +29,20 @@ extension DevModeServer {
         }
         // `exit` is the session's own (it ends the connection), but it is in the method table.
         router.on(ExitNotification.self) { _, _ in }
+    }
+}
+
+extension Limits {
+    /// The limits `initialize` tells a client (`capabilities.experimental.limits`).
+    var advertised: [String: Int] {
+        [
+            "maxMessageBytes": maxMessageBytes,
+            "maxHeaderLineBytes": maxHeaderLineBytes,
+            "maxHeaderBlockBytes": maxHeaderBlockBytes,
+            "maxNestingDepth": maxNestingDepth,
+            "maxBatchLength": maxBatchLength,
+            "maxRequestsInFlight": maxRequestsInFlight,
+            "maxOutboundBytes": maxOutboundBytes,
+        ]
     }
 }

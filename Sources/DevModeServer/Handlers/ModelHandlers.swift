@@ -47,8 +47,6 @@ extension RequestContext {
     /// The workspace a completion or model request works in: the one named, else the one the
     /// client named at `initialize`, else the caller's first.
     func completionWorkspace(_ named: String?) async throws -> String {
-        if let named { return named }
-        if let chosen = session.completion.withLock({ $0.workspaceId }) { return chosen }
-        return try await server.directory.defaultWorkspace(for: actor)
+        try await server.placement.workspace(named: named, session: session, caller: caller)
     }
 }
