@@ -121,6 +121,7 @@ public final class Connection: Sendable {
     /// Serves the connection until the input ends or `close()`/`stop(grace:)` is called; then lets
     /// the work already started finish, flushes the replies, and closes `output`.
     public func run(input: some ByteReader, output: some ByteWriter) async {
+        state.withLock { $0.abortOutput = { await output.abort() } }
         let writer = Task { await self.writeLoop(output) }
         let reader = Task { await self.readLoop(input) }
         let watcher = Task {
@@ -133,7 +134,6 @@ public final class Connection: Sendable {
         }
         let alreadyStopping = state.withLock { state in
             state.readTask = reader
-            state.abortOutput = { await output.abort() }
             return state.stopping
         }
         if alreadyStopping { reader.cancel() }
