@@ -103,7 +103,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC"]),
+        .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "DevModeClock"]),
         .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI", "DevModeTestSupport", "DevModeClock"]),
         .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit", "DevModeSpawn"]),
         .testTarget(

@@ -3,6 +3,7 @@ import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
 #endif
+import DevModeClock
 import Logging
 
 /// What a connection calls for the messages its peer sends. The connection answers every request
@@ -22,17 +23,28 @@ extension MessageHandler {
 /// One JSON-RPC peer: reads framed messages, runs handlers under the ordering their messages ask
 /// for, answers each request once, honours `$/cancelRequest`, enforces `Limits`, and sends this
 /// side's own requests and notifications. Transport-agnostic: stdio, TCP and memory all feed it bytes.
+///
+/// When the peer can no longer receive (its socket reset or closed under a write, the reading end
+/// of its pipe closed, or it stopped reading past `maxOutboundBytes`), the connection stops reading
+/// and cancels its document work (`.read`/`.update` messages: completions and their model calls),
+/// whose answers could reach nobody. A peer whose input ended but which still reads (a script
+/// piping a file in) keeps getting every answer.
 public final class Connection: Sendable {
     public let logger: Logger
     public let limits: Limits
     private let handler: any MessageHandler
     private let registry: MessageRegistry
     private let outbound: OutboundBuffer
+    private let clock: any ServerClock
     private let state: LockedState<State>
 
     private struct InflightRequest {
         var task: Task<Void, Never>?
         var sink: ReplySink
+        /// A batch member waiting for a free place under `maxRequestsInFlight`.
+        var queued: Bool
+        /// Its task, parked until it is given a place (true) or answered while waiting (false).
+        var slotWaiter: CheckedContinuation<Bool, Never>?
     }
 
     private struct PendingOutgoing {
@@ -50,7 +62,10 @@ public final class Connection: Sendable {
 
     private struct State {
         var framing: FramingMode?
+        /// The peer's requests not answered yet: running, waiting for their ordering, or queued.
         var inflight: [RequestID: InflightRequest] = [:]
+        /// Batch members waiting for a place, first come first served.
+        var slotQueue: [RequestID] = []
         var work: [UInt64: ScheduledWork] = [:]
         var workByKey: [String: [UInt64]] = [:]
         var lastBarrier: UInt64?
@@ -60,6 +75,12 @@ public final class Connection: Sendable {
         var readTask: Task<Void, Never>?
         var stopping = false
         var closed = false
+        /// The peer takes no more replies (gone, or over `maxOutboundBytes`).
+        var outputEnded = false
+        /// Closes the transport at once (set while `run` runs).
+        var abortOutput: (@Sendable () async -> Void)?
+        /// Disconnects a peer over `maxOutboundBytes` once `outboundGrace` has passed.
+        var graceTimer: Task<Void, Never>?
     }
 
     public init(
@@ -67,11 +88,13 @@ public final class Connection: Sendable {
         handler: any MessageHandler,
         framing: FramingMode? = nil,
         limits: Limits = Limits(),
+        clock: any ServerClock = SystemClock(),
         logger: Logger = Logger(label: "devmode.jsonrpc")
     ) {
         self.registry = registry
         self.handler = handler
         self.limits = limits
+        self.clock = clock
         self.logger = logger
         self.outbound = OutboundBuffer(limit: limits.maxOutboundBytes)
         self.state = LockedState(State(framing: framing))
@@ -80,16 +103,35 @@ public final class Connection: Sendable {
     /// The framing the peer speaks, once known (auto-detected from its first byte unless fixed).
     public var framing: FramingMode? { state.withLock { $0.framing } }
 
-    /// Number of the peer's requests being worked on.
+    /// Number of the peer's requests not answered yet (running, waiting, or queued in a batch).
     public var requestsInFlight: Int { state.withLock { $0.inflight.count } }
+
+    /// Batch members waiting for a place under `maxRequestsInFlight`.
+    public var requestsQueued: Int { state.withLock { $0.slotQueue.count } }
+
+    /// Reply bytes produced for the peer and not yet taken by the kernel (queued here, or handed to
+    /// the transport and not yet written): what `maxOutboundBytes` bounds.
+    public var outboundBytesHeld: Int { outbound.held }
+
+    /// Whether the peer was found gone or over `maxOutboundBytes`: no more replies go out.
+    public var outputEnded: Bool { state.withLock { $0.outputEnded } }
 
     // MARK: Running
 
     /// Serves the connection until the input ends or `close()`/`stop(grace:)` is called; then lets
     /// the work already started finish, flushes the replies, and closes `output`.
     public func run(input: some ByteReader, output: some ByteWriter) async {
+        state.withLock { $0.abortOutput = { await output.abort() } }
         let writer = Task { await self.writeLoop(output) }
         let reader = Task { await self.readLoop(input) }
+        let watcher = Task {
+            do {
+                try await output.waitUntilPeerGone()
+            } catch {
+                return  // cancelled: the connection ended first
+            }
+            self.endOutput(reason: "the peer is gone", abortAfter: nil)
+        }
         let alreadyStopping = state.withLock { state in
             state.readTask = reader
             return state.stopping
@@ -107,6 +149,17 @@ public final class Connection: Sendable {
         }
         outbound.finish()
         await writer.value
+        watcher.cancel()
+        await watcher.value
+        let timer = state.withLock { state in
+            defer {
+                state.graceTimer = nil
+                state.abortOutput = nil
+            }
+            return state.graceTimer
+        }
+        timer?.cancel()
+        await output.close()
         await handler.connectionClosed(self)
     }
 
@@ -123,10 +176,10 @@ public final class Connection: Sendable {
     /// (those requests are answered `-32802`, server cancelled).
     public func stop(grace: Duration) async {
         close()
-        let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline {
+        let deadline = clock.now + grace
+        while clock.now < deadline {
             if state.withLock({ $0.work.isEmpty }) { return }
-            try? await Task.sleep(for: .milliseconds(10))
+            try? await clock.sleep(for: .milliseconds(10))
         }
         let leftovers = state.withLock { state in
             state.inflight.map { ($0.key, $0.value) }
@@ -173,28 +226,54 @@ public final class Connection: Sendable {
         while let bytes = await outbound.next() {
             do {
                 try await output.write(bytes)
+                outbound.written(bytes.count)
             } catch {
-                logger.debug("output failed; closing", metadata: ["error": "\(error)"])
-                outbound.finish(discard: true)
-                close()
-                // Keep draining so appenders never block; the bytes go nowhere.
-                while await outbound.next() != nil {}
+                outbound.written(bytes.count)
+                logger.debug("output failed", metadata: ["error": "\(error)"])
+                endOutput(reason: "writing to the peer failed", abortAfter: nil)
                 break
             }
         }
-        await output.close()
     }
 
     /// Frames and queues one encoded message.
     private func write(_ body: [UInt8]) {
         let mode = state.withLock { $0.framing } ?? .contentLength
-        if !outbound.append(mode.frame(body)) {
-            logger.warning(
-                "peer is not reading its replies; closing the connection",
-                metadata: ["limit": "\(limits.maxOutboundBytes)", "setting": "maxOutboundBytes"])
-            outbound.finish(discard: true)
-            close()
+        if !outbound.append(mode.frame(body)) { outboundOverLimit() }
+    }
+
+    private func outboundOverLimit() {
+        logger.warning(
+            "peer is not reading its replies; disconnecting it",
+            metadata: [
+                "limit": "\(limits.maxOutboundBytes)", "setting": "maxOutboundBytes", "held": "\(outbound.held)",
+                "graceMs": "\(limits.outboundGrace.wholeMilliseconds)",
+            ])
+        endOutput(reason: "over maxOutboundBytes", abortAfter: limits.outboundGrace)
+    }
+
+    /// The peer takes no more replies: stop reading, drop what is queued for it, and cancel the
+    /// document work (its answers could reach nobody, and cancelling closes its model calls).
+    /// With `abortAfter`, the transport is closed hard after that grace unless the connection has
+    /// ended by then (the write in progress completed and the work finished).
+    private func endOutput(reason: String, abortAfter grace: Duration?) {
+        let keyed: [Task<Void, Never>]? = state.withLock { state in
+            guard !state.outputEnded else { return nil }
+            state.outputEnded = true
+            if let grace, let abort = state.abortOutput {
+                let clock = self.clock
+                state.graceTimer = Task {
+                    do { try await clock.sleep(for: grace) } catch { return }
+                    await abort()
+                }
+            }
+            return state.work.values.filter(\.ordering.isKeyed).map(\.task)
         }
+        guard let keyed else { return }
+        logger.debug("no more output", metadata: ["reason": "\(reason)", "cancelledDocumentWork": "\(keyed.count)"])
+        outbound.finish(discard: true)
+        close()
+        for task in keyed { task.cancel() }
     }
 
     // MARK: Incoming
@@ -252,20 +331,33 @@ public final class Connection: Sendable {
         }
     }
 
+    /// Admits a request under `maxRequestsInFlight`. A batch member that finds no place waits for
+    /// one (first come, first served; at most `maxBatchLength` waiting per connection), so a batch
+    /// of `maxBatchLength` requests is served whole; a single request that finds none is answered
+    /// `-32021` at once.
     private func startRequest(_ request: any RequestType, id: RequestID, sink: ReplySink) {
-        enum Admission { case admitted, duplicate, overLimit, stopping }
+        enum Admission { case admitted, queued, duplicate, overLimit, stopping }
         let admission: Admission = state.withLock { state in
             if state.stopping { return .stopping }
             if state.inflight[id] != nil { return .duplicate }
-            if state.inflight.count >= limits.maxRequestsInFlight { return .overLimit }
-            state.inflight[id] = InflightRequest(task: nil, sink: sink)
-            return .admitted
+            let running = state.inflight.count - state.slotQueue.count
+            if running < limits.maxRequestsInFlight && state.slotQueue.isEmpty {
+                state.inflight[id] = InflightRequest(task: nil, sink: sink, queued: false)
+                return .admitted
+            }
+            if case .batch = sink, state.slotQueue.count < limits.maxBatchLength {
+                state.inflight[id] = InflightRequest(task: nil, sink: sink, queued: true)
+                state.slotQueue.append(id)
+                return .queued
+            }
+            return .overLimit
         }
         switch admission {
-        case .admitted: break
+        case .admitted, .queued: break
         case .duplicate:
             sink.send(
-                OutgoingMessage.error(.invalidRequest("a request with id \(id) is already in flight"), id: id),
+                OutgoingMessage.error(
+                    .invalidRequest("a request with id \(ResponseError.quoted(id.description)) is already in flight"), id: id),
                 connection: self)
             return
         case .overLimit:
@@ -277,7 +369,9 @@ public final class Connection: Sendable {
                 connection: self)
             return
         }
+        let queued = admission == .queued
         let task = schedule(request.ordering) { [self] in
+            if queued, await !waitForPlace(id) { return }  // answered (cancelled, stopped) while it waited
             let result: Result<any ResponseType, ResponseError>
             do {
                 try Task.checkCancellation()
@@ -298,9 +392,37 @@ public final class Connection: Sendable {
         }
     }
 
-    /// Answers a request once: the first of completion, cancellation or shutdown wins.
+    /// Waits until queued request `id` is given a place: true, or false when it was answered first.
+    private func waitForPlace(_ id: RequestID) async -> Bool {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let ready: Bool? = state.withLock { state in
+                guard let request = state.inflight[id] else { return false }
+                if !request.queued { return true }
+                state.inflight[id]?.slotWaiter = continuation
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Answers a request once: the first of completion, cancellation or shutdown wins. Its place
+    /// goes to the first queued batch member.
     private func reply(to id: RequestID, with result: Result<any ResponseType, ResponseError>) {
-        guard let request = state.withLock({ $0.inflight.removeValue(forKey: id) }) else { return }
+        let removed: (request: InflightRequest, promoted: CheckedContinuation<Bool, Never>?)? = state.withLock { state in
+            guard let request = state.inflight.removeValue(forKey: id) else { return nil }
+            if request.queued {
+                state.slotQueue.removeAll { $0 == id }
+                return (request, nil)
+            }
+            guard !state.slotQueue.isEmpty else { return (request, nil) }
+            let next = state.slotQueue.removeFirst()
+            state.inflight[next]?.queued = false
+            defer { state.inflight[next]?.slotWaiter = nil }
+            return (request, state.inflight[next]?.slotWaiter)
+        }
+        guard let (request, promoted) = removed else { return }
+        request.slotWaiter?.resume(returning: false)
+        promoted?.resume(returning: true)
         let bytes: [UInt8]
         switch result {
         case .success(let response):
@@ -328,7 +450,7 @@ public final class Connection: Sendable {
     /// Starts `work` once the earlier work its ordering depends on has finished.
     @discardableResult
     private func schedule(_ ordering: MessageOrdering, _ work: @escaping @Sendable () async -> Void) -> Task<Void, Never> {
-        state.withLock { state in
+        let (task, cancelAtOnce) = state.withLock { state -> (Task<Void, Never>, Bool) in
             let id = state.nextWorkID
             state.nextWorkID += 1
             var dependencies: [Task<Void, Never>] = []
@@ -354,6 +476,8 @@ public final class Connection: Sendable {
                     if let work = state.work[earlier] { dependencies.append(work.gate) }
                 }
             }
+            // Document work that arrives after the peer is gone is cancelled like the rest of it.
+            let cancelAtOnce = state.outputEnded && key != nil
             guard case .read = ordering else {
                 let task = Task { [self, dependencies] in
                     for dependency in dependencies { await dependency.value }
@@ -362,7 +486,7 @@ public final class Connection: Sendable {
                 }
                 state.work[id] = ScheduledWork(task: task, ordering: ordering, gate: task)
                 if let key { state.workByKey[key, default: []].append(id) }
-                return task
+                return (task, cancelAtOnce)
             }
             // A read may let later updates of its key go ahead before it ends (a completion that has
             // taken its snapshot of the document need not hold up the next edit while a model answers).
@@ -380,8 +504,10 @@ public final class Connection: Sendable {
             }
             state.work[id] = ScheduledWork(task: task, ordering: ordering, gate: gate)
             if let key { state.workByKey[key, default: []].append(id) }
-            return task
+            return (task, cancelAtOnce)
         }
+        if cancelAtOnce { task.cancel() }
+        return task
     }
 
     private func finishWork(_ id: UInt64, key: String?) {
@@ -404,7 +530,8 @@ public final class Connection: Sendable {
     // MARK: Outgoing
 
     /// Sends a request to the peer and waits for its result. Cancelling the calling task sends
-    /// `$/cancelRequest` and throws `CancellationError`.
+    /// `$/cancelRequest` and throws `CancellationError`; a task cancelled before the request is
+    /// written never sends it.
     public func send<R: RequestType>(_ request: R) async throws -> R.Response {
         let response = try await sendRequest(responseType: R.Response.self) { id in
             try OutgoingMessage.request(request, id: id)
@@ -426,24 +553,33 @@ public final class Connection: Sendable {
     private func sendRequest(
         responseType: any ResponseType.Type, encode: (RequestID) throws -> [UInt8]
     ) async throws -> any ResponseType {
+        try Task.checkCancellation()
         let (id, closed): (RequestID, Bool) = state.withLock { state in
             state.nextOutgoingID += 1
             return (.number(state.nextOutgoingID), state.closed)
         }
         if closed { throw ResponseError(code: .requestFailed, message: "connection closed") }
-        let bytes = try encode(id)
+        let body = try encode(id)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<any ResponseType, any Error>) in
-                let accepted = state.withLock { state in
-                    guard !state.closed else { return false }
+                enum Admission { case sent(withinLimit: Bool), closed, cancelled }
+                // Registered and queued under one lock: a cancellation handler that ran before this
+                // found nothing to cancel, so the flag is checked here; one that runs after finds the
+                // request already queued, so its `$/cancelRequest` goes out after it.
+                let admission: Admission = state.withLock { state in
+                    guard !state.closed else { return .closed }
+                    if Task.isCancelled { return .cancelled }
                     state.outgoing[id] = PendingOutgoing(responseType: responseType, continuation: continuation)
-                    return true
+                    return .sent(withinLimit: outbound.append((state.framing ?? .contentLength).frame(body)))
                 }
-                guard accepted else {
+                switch admission {
+                case .sent(let withinLimit):
+                    if !withinLimit { outboundOverLimit() }
+                case .closed:
                     continuation.resume(throwing: ResponseError(code: .requestFailed, message: "connection closed"))
-                    return
+                case .cancelled:
+                    continuation.resume(throwing: CancellationError())
                 }
-                write(bytes)
             }
         } onCancel: {
             if let pending = state.withLock({ $0.outgoing.removeValue(forKey: id) }) {
@@ -465,6 +601,16 @@ public final class Connection: Sendable {
     /// Sends a raw, already encoded message body (framing is added). For tests and benchmarks.
     public func sendRaw(_ body: [UInt8]) {
         write(body)
+    }
+}
+
+extension MessageOrdering {
+    /// Work on a document (a `.read` or `.update` of a key).
+    var isKeyed: Bool {
+        switch self {
+        case .read, .update: return true
+        case .concurrent, .barrier: return false
+        }
     }
 }
 

@@ -14,9 +14,22 @@ public struct Limits: Sendable, Equatable {
     public var maxBatchLength: Int = 1000
     /// Most requests from the peer being worked on at once (`maxRequestsInFlight`).
     public var maxRequestsInFlight: Int = 100
-    /// Most bytes waiting to be written to a peer that does not read (`maxOutboundBytes`).
-    /// Over it the connection is closed: a client that stops reading cannot grow our memory.
+    /// Most reply bytes held for a peer and not yet taken by the kernel: queued, or handed to the
+    /// transport and not yet written (`maxOutboundBytes`). Over it the connection stops reading,
+    /// drops what is queued and cancels its document work; the write in progress gets
+    /// `outboundGrace` to complete, then the connection is closed: a client that stops reading
+    /// cannot grow our memory.
     public var maxOutboundBytes: Int = 64 << 20
+    /// How long a peer over `maxOutboundBytes` may take to read the write in progress before it is
+    /// disconnected (`outboundGrace`, `--outbound-grace` in seconds).
+    public var outboundGrace: Duration = .seconds(5)
 
     public init() {}
+}
+
+extension Duration {
+    /// The duration in whole milliseconds (rounded down), as settings and logs state it.
+    public var wholeMilliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
 }

@@ -18,14 +18,35 @@ public struct ResponseError: Error, Hashable, Sendable, Codable {
         ResponseError(code: .invalidRequest, message: "Invalid request: \(message)", data: data)
     }
 
+    /// The method name is cut to `quotedTextLimit` bytes in the message and in `data.method`: a
+    /// peer's 10 MB method name is never echoed back.
     public static func methodNotFound(_ method: String) -> ResponseError {
-        ResponseError(code: .methodNotFound, message: "Method not found: \(method)", data: ["method": .string(method)])
+        let name = quoted(method)
+        return ResponseError(code: .methodNotFound, message: "Method not found: \(name)", data: ["method": .string(name)])
     }
 
     public static func invalidParams(_ message: String, field: String? = nil) -> ResponseError {
         ResponseError(
             code: .invalidParams, message: "Invalid params: \(message)",
-            data: field.map { ["field": .string($0)] })
+            data: field.map { ["field": .string(quoted($0))] })
+    }
+
+    /// Most UTF-8 bytes of a peer's text (a method name, an id, a field path) an error quotes.
+    public static let quotedTextLimit = 256
+
+    /// `text` cut to at most `limit` bytes of UTF-8 (between Unicode scalars), with "…" after a cut:
+    /// what an error message may quote of a peer's input.
+    public static func quoted(_ text: String, limit: Int = quotedTextLimit) -> String {
+        guard text.utf8.count > limit else { return text }
+        var end = text.startIndex
+        var bytes = 0
+        for index in text.unicodeScalars.indices {
+            let size = text.unicodeScalars[index].utf8.count
+            if bytes + size > limit { break }
+            bytes += size
+            end = text.unicodeScalars.index(after: index)
+        }
+        return String(text.unicodeScalars[..<end]) + "…"
     }
 
     /// Deliberately vague: details go to the server log, never to the peer.

@@ -47,7 +47,7 @@ public final class TCPServer: Sendable {
                     group.addTask {
                         let peer = child.channel.remoteAddress?.description ?? "unknown"
                         try? await child.executeThenClose { input, output in
-                            await serve(ChannelReader(input), ChannelWriter(output), peer)
+                            await serve(ChannelReader(input), ChannelWriter(output, channel: child.channel), peer)
                         }
                     }
                 }
@@ -84,7 +84,7 @@ public enum TCPClient {
     ) async throws -> R {
         let channel = try await connect(host: host, port: port)
         return try await channel.executeThenClose { input, output in
-            try await body(ChannelReader(input), ChannelWriter(output))
+            try await body(ChannelReader(input), ChannelWriter(output, channel: channel.channel))
         }
     }
 }
@@ -106,18 +106,62 @@ final class ChannelReader: ByteReader, @unchecked Sendable {
     }
 }
 
-/// A channel's outbound writer as a `ByteWriter`; `close()` half-closes (FIN) so the peer reads
+/// A channel's outbound side as a `ByteWriter`; `close()` half-closes (FIN) so the peer reads
 /// everything written before it.
 struct ChannelWriter: ByteWriter {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let channel: any Channel
 
-    init(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) { self.outbound = outbound }
+    init(_ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>, channel: any Channel) {
+        self.outbound = outbound
+        self.channel = channel
+    }
 
+    /// Through the channel rather than the async writer, whose `write` returns once the bytes are
+    /// queued in NIO: this returns when the write's promise completes, once the socket has taken
+    /// every byte, and until then the connection counts them against `maxOutboundBytes`.
     func write(_ bytes: [UInt8]) async throws {
-        try await outbound.write(ByteBuffer(bytes: bytes))
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes)).get()
     }
 
     func close() async {
         outbound.finish()
+    }
+
+    /// Closes the socket: the write in progress fails and NIO releases what it still holds.
+    func abort() async {
+        try? await channel.close()
+    }
+
+    /// The channel closes when the peer is gone: a reset, or a write that failed.
+    func waitUntilPeerGone() async throws {
+        let slot = LockedState<(continuation: CheckedContinuation<Void, any Error>?, done: Bool)>((nil, false))
+        let closeFuture = channel.closeFuture
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let cancelled = slot.withLock { slot in
+                    if slot.done || Task.isCancelled { return true }
+                    slot.continuation = continuation
+                    return false
+                }
+                if cancelled {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
+                closeFuture.whenComplete { _ in
+                    slot.withLock { slot in
+                        slot.done = true
+                        defer { slot.continuation = nil }
+                        return slot.continuation
+                    }?.resume()
+                }
+            }
+        } onCancel: {
+            slot.withLock { slot in
+                slot.done = true
+                defer { slot.continuation = nil }
+                return slot.continuation
+            }?.resume(throwing: CancellationError())
+        }
     }
 }

@@ -72,8 +72,10 @@ struct Serve: AsyncParsableCommand {
     var maxBatchLength: Int = Limits().maxBatchLength
     @Option(help: "Most requests in flight per connection (maxRequestsInFlight).")
     var maxRequestsInFlight: Int = Limits().maxRequestsInFlight
-    @Option(help: "Most reply bytes queued for a peer that does not read before it is disconnected (maxOutboundBytes).")
+    @Option(help: "Most reply bytes held for a peer and not yet written to its socket or pipe (maxOutboundBytes).")
     var maxOutboundBytes: Int = Limits().maxOutboundBytes
+    @Option(help: "Seconds a peer over --max-outbound-bytes may take to read the write in progress before it is disconnected (outboundGrace).")
+    var outboundGrace: Double = Double(Limits().outboundGrace.wholeMilliseconds) / 1000
 
     @OptionGroup var logging: LoggingOptions
 
@@ -89,6 +91,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--\(name) must be at least 1")
         }
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must not be negative") }
+        if outboundGrace < 0 { throw ValidationError("--outbound-grace must not be negative") }
     }
 
     func run() async throws {
@@ -105,6 +108,7 @@ struct Serve: AsyncParsableCommand {
         limits.maxBatchLength = maxBatchLength
         limits.maxRequestsInFlight = maxRequestsInFlight
         limits.maxOutboundBytes = maxOutboundBytes
+        limits.outboundGrace = .milliseconds(Int(outboundGrace * 1000))
         let registry = try loadModelRegistry()
         let store = try await storage.openStore()
         let server = try await DevModeServer.open(

@@ -46,16 +46,16 @@ final class TestHandler: MessageHandler {
             throw ResponseError(code: ErrorCode(rawValue: reject.code), message: reject.message, data: ["kept": true])
 
         case let meeting as RendezvousRequest:
-            arrivals.withLock { $0[meeting.name, default: 0] += 1 }
-            recorder.record("arrived:\(meeting.name)")
-            // Fails (rather than hangs) when the requests were not run at the same time.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while arrivals.withLock({ $0[meeting.name, default: 0] }) < meeting.parties {
-                if ContinuousClock.now >= deadline {
-                    throw ResponseError(code: ErrorCode(rawValue: -32050), message: "the requests did not run at the same time")
-                }
-                try await Task.sleep(for: .milliseconds(1))
+            // Each party waits for the last one to arrive: only requests that run at the same time
+            // can all leave (otherwise the first waits until the test's deadline cancels it).
+            let arrived = arrivals.withLock { arrivals in
+                arrivals[meeting.name, default: 0] += 1
+                return arrivals[meeting.name, default: 0]
             }
+            recorder.record("arrived:\(meeting.name)")
+            if arrived >= meeting.parties { gates.open("rendezvous:\(meeting.name)") }
+            try await gates.wait("rendezvous:\(meeting.name)")
+            recorder.record("left:\(meeting.name)")
             return VoidResponse()
 
         default:
@@ -214,18 +214,32 @@ struct ConnectionTests {
     @Test("two .concurrent requests run at the same time")
     func concurrentRequestsOverlap() async throws {
         let pair = ConnectionPair()
-        async let first = pair.client.send(RendezvousRequest(name: "meet", parties: 2))
-        async let second = pair.client.send(RendezvousRequest(name: "meet", parties: 2))
-        _ = try await (first, second)
+        let client = pair.client
+        try await withDeadline("both rendezvous requests") {
+            async let first = client.send(RendezvousRequest(name: "meet", parties: 2))
+            async let second = client.send(RendezvousRequest(name: "meet", parties: 2))
+            _ = try await (first, second)
+        }
+        let events = pair.handler.recorder.events
+        #expect(events.filter { $0 == "arrived:meet" }.count == 2)
+        #expect(events.filter { $0 == "left:meet" }.count == 2)
+        // Both were running before either left.
+        #expect((events.firstIndex(of: "left:meet") ?? -1) > (events.lastIndex(of: "arrived:meet") ?? Int.max))
         await pair.finish()
     }
 
     @Test("two .read requests on the same key run at the same time")
     func readsOverlap() async throws {
         let pair = ConnectionPair()
-        async let first = pair.client.send(RendezvousRequest(name: "doc", parties: 2, order: "read:doc"))
-        async let second = pair.client.send(RendezvousRequest(name: "doc", parties: 2, order: "read:doc"))
-        _ = try await (first, second)
+        let client = pair.client
+        try await withDeadline("both rendezvous reads") {
+            async let first = client.send(RendezvousRequest(name: "doc", parties: 2, order: "read:doc"))
+            async let second = client.send(RendezvousRequest(name: "doc", parties: 2, order: "read:doc"))
+            _ = try await (first, second)
+        }
+        let events = pair.handler.recorder.events
+        #expect(events.filter { $0 == "arrived:doc" }.count == 2)
+        #expect((events.firstIndex(of: "left:doc") ?? -1) > (events.lastIndex(of: "arrived:doc") ?? Int.max))
         await pair.finish()
     }
 
