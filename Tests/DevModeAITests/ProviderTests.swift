@@ -72,11 +72,30 @@ import Testing
         return events
     }
 
+    /// How far a call has got, as its consumer sees it: for tests that move the clock only once
+    /// the call is in the phase whose limit they test.
+    final class Progress: Sendable {
+        private let state = Mutex<(events: Int, finished: Bool)>((0, false))
+        func saw(_ event: ProviderEvent) {
+            state.withLock { state in
+                state.events += 1
+                if case .finished = event { state.finished = true }
+            }
+        }
+        var events: Int { state.withLock { $0.events } }
+        var finished: Bool { state.withLock { $0.finished } }
+    }
+
     /// The `ProviderError` a call ends with (nil when it succeeds), and the events before it.
-    static func failure(_ provider: any ModelProvider, _ request: ProviderRequest) async -> (error: ProviderError?, events: [ProviderEvent]) {
+    static func failure(
+        _ provider: any ModelProvider, _ request: ProviderRequest, progress: Progress? = nil
+    ) async -> (error: ProviderError?, events: [ProviderEvent]) {
         var events: [ProviderEvent] = []
         do {
-            for try await event in provider.stream(request) { events.append(event) }
+            for try await event in provider.stream(request) {
+                progress?.saw(event)
+                events.append(event)
+            }
             return (nil, events)
         } catch let error as ProviderError {
             return (error, events)
@@ -224,9 +243,12 @@ import Testing
                 server, timeouts: ModelConfiguration.Timeouts(connectMs: 60_000, firstByteMs: 60_000, idleMs: 60_000, totalMs: 120_000))
             let provider = clients.provider(for: model)
             server.enqueue(.stream(chunks: ["x"], endBody: false), .stream(chunks: ["y"]))
-            let (events, _) = await Self.drive(clock, ready: { server.requests.count >= 1 }) {
-                (try? await Self.events(provider, Self.fim(model))) ?? []
+            // The clock moves only once the answer is complete (the grace runs from then).
+            let progress = Progress()
+            let ((error, events), _) = await Self.drive(clock, ready: { progress.finished }) {
+                await Self.failure(provider, Self.fim(model), progress: progress)
             }
+            #expect(error == nil)
             #expect(events == [.text("x"), .finished(reason: "stop")])
             #expect(await server.waitForClientDisconnect())
             let next = try await provider.collect(Self.fim(model))
@@ -669,9 +691,13 @@ import Testing
                 if let phase = expected.phase {
                     // The clock moves (500 ms a step, 10 s at most) once the request is out.
                     failing.timeouts = phase == "idle" ? Self.shortIdle : Self.shortFirstByte
+                    // From the request on (first byte), or from the first chunk on (idle).
                     let sent = server.requests.count + 1
-                    error = await Self.drive(clock, ready: { server.requests.count >= sent }) { [failing] in
-                        await Self.failure(provider, Self.fim(failing)).error
+                    let progress = Progress()
+                    let idle = phase == "idle"
+                    let ready: @Sendable () -> Bool = { idle ? progress.events >= 1 : server.requests.count >= sent }
+                    error = await Self.drive(clock, ready: ready) { [failing] in
+                        await Self.failure(provider, Self.fim(failing), progress: progress).error
                     }.result
                 } else {
                     error = await Self.failure(provider, Self.fim(failing)).error
