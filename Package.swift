@@ -105,6 +105,7 @@ let package = Package(
         ),
         .testTarget(name: "JSONRPCTests", dependencies: ["JSONRPC", "DevModeClock"]),
         .testTarget(name: "DevModeAITests", dependencies: ["DevModeAI", "DevModeTestSupport", "DevModeClock"]),
+        .testTarget(name: "DevModeClockTests", dependencies: ["DevModeClock"]),
         .testTarget(name: "DevModeGitTests", dependencies: ["DevModeGit", "DevModeSpawn"]),
         .testTarget(
             name: "DevModeProjectTests",
@@ -117,8 +118,9 @@ let package = Package(
             name: "DevModeServerTests",
             dependencies: [
                 "DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC", "DevModeStore", "DevModeStoreSQLite",
-                "DevModeStorePostgres", "DevModeCrypto",
+                "DevModeStorePostgres", "DevModeCrypto", "DevModeClock",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
         .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol", "DevModeSpawn"]),
         .testTarget(name: "DevModeDocumentTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),

@@ -20,3 +20,36 @@ extension ErrorCode {
     /// A tool plugin crashed, hung or answered badly.
     public static let pluginFailed = ErrorCode(rawValue: -32040)
 }
+
+/// The factories of the project's errors, next to their codes: every layer that answers one of
+/// these (server services, the CLI, tests) builds it the same way, with the same message prefix
+/// and the `error.data` a client acts on.
+extension ResponseError {
+    /// -32010: no or bad credentials, or a session cut off.
+    public static func unauthenticated(_ message: String) -> ResponseError {
+        ResponseError(code: .unauthenticated, message: "Unauthenticated: \(message)")
+    }
+
+    /// -32011: the caller's role (or key scope) does not allow this.
+    public static func forbidden(_ message: String) -> ResponseError {
+        ResponseError(code: .forbidden, message: "Forbidden: \(message)")
+    }
+
+    /// -32012: no `kind` with this id, or one the caller may not see; `data.kind`, `data.id`.
+    public static func notFound(_ kind: String, _ id: String) -> ResponseError {
+        ResponseError(code: .notFound, message: "Not found: no \(kind) '\(id)'", data: ["kind": .string(kind), "id": .string(id)])
+    }
+
+    /// -32013: the object exists already or is in the way; `data` as the case needs.
+    public static func conflict(_ message: String, data: JSONValue? = nil) -> ResponseError {
+        ResponseError(code: .conflict, message: "Conflict: \(message)", data: data)
+    }
+
+    /// -32013 for a file: a stale or missing expected version; `data.currentVersion` (null when
+    /// the file does not exist).
+    public static func fileConflict(_ message: String, currentVersion: String?) -> ResponseError {
+        ResponseError(
+            code: .conflict, message: "Conflict: \(message)",
+            data: ["currentVersion": currentVersion.map { .string($0) } ?? .null])
+    }
+}

@@ -1,4 +1,5 @@
 import DevModeAI
+import DevModeClock
 import JSONRPC
 
 /// Everything the server's behaviour depends on. The CLI fills it from flags; tests build it directly.
@@ -38,6 +39,9 @@ public struct ServerConfiguration: Sendable {
     /// Replaces the HTTP providers (benchmarks measure the server with a provider that answers at
     /// once). nil: OpenAI-compatible and Anthropic over HTTP.
     public var providerOverride: (@Sendable (ModelConfiguration) -> any ModelProvider)?
+    /// The clock every time-based rule reads: provider call limits, the usage flush interval, the
+    /// credential re-check, the workspace model-choice cache. Tests inject a `TestClock`.
+    public var clock: any ServerClock
 
     public init(
         version: String = DevModeVersion.current, limits: Limits = Limits(), enableDebugMethods: Bool = false,
@@ -46,8 +50,10 @@ public struct ServerConfiguration: Sendable {
         projects: ProjectService.Settings = ProjectService.Settings(dataDirectory: StoreLocation.defaultDataDirectory),
         models: ModelRegistry = ModelRegistry(), completion: CompletionPipeline.Settings = CompletionPipeline.Settings(),
         localEngine: LocalEngines.Settings = LocalEngines.Settings(), maxOpenDocuments: Int = 1_000,
-        maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment
+        maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment,
+        clock: any ServerClock = SystemClock()
     ) {
+        self.clock = clock
         self.models = models
         self.completion = completion
         self.localEngine = localEngine

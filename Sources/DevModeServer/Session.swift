@@ -115,7 +115,7 @@ public final class Session: MessageHandler {
         state.withLock {
             $0.caller = caller
             $0.phase = .initialized
-            $0.checkedAt = .now
+            $0.checkedAt = server.configuration.clock.now
         }
         // Sign-ins are security events too (never with the secret).
         _ = try? await server.store.audit(
@@ -129,7 +129,8 @@ public final class Session: MessageHandler {
     /// the configured interval (another process may have revoked the key or disabled the user).
     private func currentCaller(connection: Connection) async throws -> Caller {
         let interval = server.configuration.credentialRecheckInterval
-        let (caller, stale) = state.withLock { ($0.caller, ContinuousClock.now - $0.checkedAt > interval) }
+        let now = server.configuration.clock.now
+        let (caller, stale) = state.withLock { ($0.caller, now - $0.checkedAt > interval) }
         guard let caller else { throw ResponseError.serverNotInitialized() }
         guard stale, caller.credential != .local else { return caller }
         guard let refreshed = try await server.authenticator.revalidate(caller) else {
@@ -143,7 +144,7 @@ public final class Session: MessageHandler {
         }
         state.withLock {
             $0.caller = refreshed
-            $0.checkedAt = .now
+            $0.checkedAt = now
         }
         return refreshed
     }

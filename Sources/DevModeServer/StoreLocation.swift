@@ -18,8 +18,22 @@ public enum StoreLocation {
         return home + "/.local/share/devmode"
     }
 
-    /// Opens and migrates the Store.
+    /// Opens and migrates the Store (the admin commands; `devmode serve` opens the driver and lets
+    /// `DevModeServer.open` migrate, once).
     public static func open(dataDirectory: String?, databaseURL: String?) async throws -> Store {
+        let store = Store(driver: try await openDriver(dataDirectory: dataDirectory, databaseURL: databaseURL))
+        do {
+            try await store.migrate()
+        } catch {
+            await store.driver.close()
+            throw error
+        }
+        return store
+    }
+
+    /// Opens the database, not migrated: PostgreSQL at `databaseURL` when one is given, else SQLite
+    /// in the data directory (created when missing).
+    public static func openDriver(dataDirectory: String?, databaseURL: String?) async throws -> any SQLDriver {
         let driver: any SQLDriver
         if let databaseURL, !databaseURL.isEmpty {
             driver = try await PostgresDriver(url: databaseURL)
@@ -29,8 +43,6 @@ public enum StoreLocation {
                 atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             driver = try SQLiteDriver(path: directory + "/devmode.sqlite3")
         }
-        let store = Store(driver: driver)
-        try await store.migrate()
-        return store
+        return driver
     }
 }

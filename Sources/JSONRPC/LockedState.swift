@@ -1,34 +1,28 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Synchronization
 
-/// A value behind a lock, usable from any thread.
+/// A value behind a lock, usable from any thread: a reference box over Synchronization's `Mutex`,
+/// the one lock primitive of the code base (code that can hold a `Mutex` in place uses it
+/// directly; this is for values shared by reference, and for non-`Sendable` values).
 ///
-/// `@unchecked Sendable`: the value is only ever reached inside `withLock`, under the lock.
-/// Closures given to `withLock` must not suspend or take the same lock again. A pthread mutex
-/// rather than Foundation's NSLock, so this module needs only FoundationEssentials.
-public final class LockedState<Value>: @unchecked Sendable {
-    private var value: Value
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+/// `Mutex.withLock` hands its closure an `inout sending` value, which refuses state that is not
+/// `Sendable` (a class instance stored in a dictionary, say). Here the value sits in an
+/// `@unchecked Sendable` wrapper inside the mutex: it is only ever reached inside `withLock`, under
+/// the lock, which is what makes that sound. Closures given to `withLock` must not suspend or take
+/// the same lock again.
+public final class LockedState<Value>: Sendable {
+    private struct Unchecked<T>: @unchecked Sendable {
+        var value: T
+    }
+
+    private let mutex: Mutex<Unchecked<Value>>
 
     public init(_ value: Value) {
-        self.value = value
-        mutex = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
+        mutex = Mutex(Unchecked(value: value))
     }
 
-    deinit {
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-    }
-
-    public func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body(&value)
+    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
+        try mutex.withLock { (state: inout sending Unchecked<Value>) throws(E) -> Unchecked<R> in
+            Unchecked(value: try body(&state.value))
+        }.value
     }
 }

@@ -110,50 +110,44 @@ struct Serve: AsyncParsableCommand {
         limits.maxOutboundBytes = maxOutboundBytes
         limits.outboundGrace = .milliseconds(Int(outboundGrace * 1000))
         let registry = try loadModelRegistry()
-        let store = try await storage.openStore()
-        let server = try await DevModeServer.open(
-            configuration: ServerConfiguration(
-                limits: limits, enableDebugMethods: enableDebugMethods,
-                shutdownGrace: .milliseconds(Int(shutdownGrace * 1000)), localMode: stdio && !requireAuth,
-                tokenSecret: storage.tokenSecretBytes,
-                projects: ProjectService.Settings(
-                    dataDirectory: storage.dataDirectory, maxFileBytes: maxFileBytes,
-                    workspaceStorageBytes: workspaceStorageBytes,
-                    allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot),
-                models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes),
-            store: store, logger: logger)
-        logger.info(
-            "models", metadata: ["registry": "\(registry.models.map(\.id).joined(separator: ", "))", "default": "\(registry.defaultModels)"])
-
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let configuration = ServerConfiguration(
+            limits: limits, enableDebugMethods: enableDebugMethods,
+            shutdownGrace: .milliseconds(Int(shutdownGrace * 1000)), localMode: stdio && !requireAuth,
+            tokenSecret: storage.tokenSecretBytes,
+            projects: ProjectService.Settings(
+                dataDirectory: storage.dataDirectory, maxFileBytes: maxFileBytes,
+                workspaceStorageBytes: workspaceStorageBytes,
+                allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot),
+            models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes)
+        // Not migrated here: `DevModeServer.open` migrates (once), and `serve` closes the store
+        // however the server ends.
+        let driver = try await storage.openDriver()
         var stdioService: StdioService?
-        if let standardIO {
-            let service = StdioService(
-                server: server, input: standardIO.input, output: standardIO.output, localMode: !requireAuth)
-            stdioService = service
-            services.append(.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup))
-        }
-        let address = listen ?? (stdio ? nil : HostPort(argument: "127.0.0.1:7420"))
-        if let address {
-            let listener: TCPServer
-            do {
-                listener = try await TCPServer.bind(host: address.host, port: address.port)
-            } catch {
-                throw ValidationError("cannot listen on \(address): \(error)")
+        try await DevModeServer.serve(driver: driver, configuration: configuration, logger: logger) { server in
+            logger.info(
+                "models", metadata: ["registry": "\(registry.models.map(\.id).joined(separator: ", "))", "default": "\(registry.defaultModels)"])
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            if let standardIO {
+                let service = StdioService(
+                    server: server, input: standardIO.input, output: standardIO.output, localMode: !requireAuth)
+                stdioService = service
+                services.append(.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup))
             }
-            if let portFile {
-                try writeAtomically("\(listener.host):\(listener.port)\n", to: portFile)
+            let address = listen ?? (stdio ? nil : HostPort(argument: "127.0.0.1:7420"))
+            if let address {
+                let listener: TCPServer
+                do {
+                    listener = try await TCPServer.bind(host: address.host, port: address.port)
+                } catch {
+                    throw ValidationError("cannot listen on \(address): \(error)")
+                }
+                if let portFile {
+                    try writeAtomically("\(listener.host):\(listener.port)\n", to: portFile)
+                }
+                services.append(.init(service: TCPService(server: server, listener: listener)))
             }
-            services.append(.init(service: TCPService(server: server, listener: listener)))
+            return services
         }
-
-        let group = ServiceGroup(
-            configuration: .init(
-                services: services,
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
-        try await group.run()
-        await server.close()
         if let stdioService, stdioService.exitStatus != 0 {
             throw ExitCode(stdioService.exitStatus)
         }

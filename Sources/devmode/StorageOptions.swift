@@ -28,6 +28,18 @@ struct StorageOptions: ParsableArguments {
         dataDir ?? Environment.value("DEVMODE_DATA_DIR") ?? StoreLocation.defaultDataDirectory
     }
 
+    /// The database, not migrated (`devmode serve`: the server migrates it as it opens).
+    func openDriver() async throws -> any SQLDriver {
+        do {
+            return try await StoreLocation.openDriver(
+                dataDirectory: dataDirectory,
+                databaseURL: database ?? Environment.value("DEVMODE_DATABASE_URL"))
+        } catch {
+            throw ValidationError("cannot open the database: \(error)")
+        }
+    }
+
+    /// The store, migrated (the admin commands).
     func openStore() async throws -> Store {
         do {
             return try await StoreLocation.open(

@@ -238,10 +238,10 @@ public final class CompletionPipeline: Sendable {
                 // A call the model may have started on (cut off, or its stream went bad) is settled at
                 // its estimated input; one refused before the model saw it costs nothing.
                 let charged: Bool
-                switch error as? ProviderError {
-                case .timeout, .truncated, .malformed: charged = true
-                case nil: charged = error is CancellationError
-                default: charged = false
+                if let error = error as? ProviderError {
+                    charged = error.modelMayHaveStarted
+                } else {
+                    charged = error is CancellationError
                 }
                 await job.meter.settle(
                     reservation, usage: TokenUsage(inputTokens: charged ? context.estimatedTokens : 0),
@@ -286,17 +286,7 @@ public final class CompletionPipeline: Sendable {
 
     /// The name of a failure, for usage events and `error.data.reason`.
     public static func outcomeName(_ error: ProviderError) -> String {
-        switch error {
-        case .unauthorized: "unauthorized"
-        case .rateLimited: "rateLimited"
-        case .upstream: "upstreamError"
-        case .timeout: "timeout"
-        case .malformed: "malformed"
-        case .truncated: "truncated"
-        case .unreachable: "unreachable"
-        case .unsupported: "unsupported"
-        case .missingCredential: "missingCredential"
-        }
+        error.reason
     }
 
     static func ms(since start: ContinuousClock.Instant) -> Int {

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import DevModeClock
 import FoundationEssentials
 import Logging
 import NIOCore
@@ -32,7 +33,11 @@ public final class ModelClients: Sendable {
     /// - Parameters:
     ///   - environment: where API keys are read, by the variable name a model's `apiKeyEnv` gives.
     ///   - logger: debug lines per call (model, URL, status, duration); never keys or bodies.
-    public init(environment: @escaping Environment = ModelClients.processEnvironment, logger: Logger = Logger(label: "devmode.ai.http")) {
+    ///   - clock: what the four time limits of each call are measured on (tests move a `TestClock`).
+    public init(
+        environment: @escaping Environment = ModelClients.processEnvironment, logger: Logger = Logger(label: "devmode.ai.http"),
+        clock: any ServerClock = SystemClock()
+    ) {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
             // Each model's own connect limit is enforced per call (`CallTimer`), so one client
@@ -45,7 +50,7 @@ public final class ModelClients: Sendable {
         // served now is worthless later, and the caller decides about retries.
         configuration.connectionPool.retryConnectionEstablishment = false
         let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
-        transport = HTTPTransport(client: client, environment: environment, logger: logger)
+        transport = HTTPTransport(client: client, environment: environment, logger: logger, clock: clock)
     }
 
     deinit {
@@ -117,6 +122,8 @@ struct HTTPTransport: Sendable {
     let client: HTTPClient
     let environment: ModelClients.Environment
     let logger: Logger
+    /// The clock the time limits run on (`CallTimer`).
+    let clock: any ServerClock
 
     /// How long the rest of a body may take after the provider said it was done.
     static let drainMs = 500
@@ -175,12 +182,12 @@ struct HTTPTransport: Sendable {
     private func run<Decoder: ProviderStreamDecoder>(
         _ call: HTTPCall, decoder: Decoder, continuation: AsyncThrowingStream<ProviderEvent, any Error>.Continuation
     ) async throws {
-        let timer = CallTimer(call.timeouts)
-        let started = ContinuousClock.now
+        let timer = CallTimer(call.timeouts, clock: clock)
+        let started = clock.now
         defer {
             logger.debug(
                 "model call ended",
-                metadata: ["model": "\(call.modelID)", "url": "\(call.url)", "ms": "\((ContinuousClock.now - started).milliseconds)"])
+                metadata: ["model": "\(call.modelID)", "url": "\(call.url)", "ms": "\((clock.now - started).milliseconds)"])
         }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -211,7 +218,8 @@ struct HTTPTransport: Sendable {
         let response: HTTPClientResponse
         do {
             // AsyncHTTPClient's deadline covers the call until the response head; the total limit
-            // is also watched by `CallTimer`, which fires first, this is only a backstop.
+            // is also watched by `CallTimer`, which fires first, this is only a backstop (on the
+            // wall clock, so under a test clock it lets the test's clock decide).
             response = try await client.execute(request, deadline: .now() + .milliseconds(Int64(call.timeouts.totalMs) + 1_000))
         } catch {
             throw Self.providerError(for: error, timer: timer)
@@ -319,14 +327,7 @@ struct HTTPTransport: Sendable {
     /// Provider messages sometimes quote the key they refused; never pass it on.
     static func redact(_ error: any Error, secret: String?) -> any Error {
         guard let secret, secret.count >= 4, let providerError = error as? ProviderError else { return error }
-        func clean(_ message: String) -> String { message.replacing(secret, with: "[redacted]") }
-        switch providerError {
-        case .unauthorized(let status, let message): return ProviderError.unauthorized(status: status, message: clean(message))
-        case .rateLimited(let retryAfterMs, let message): return ProviderError.rateLimited(retryAfterMs: retryAfterMs, message: clean(message))
-        case .upstream(let status, let message): return ProviderError.upstream(status: status, message: clean(message))
-        case .malformed(let message): return ProviderError.malformed(clean(message))
-        default: return providerError
-        }
+        return providerError.mappingMessage { $0.replacing(secret, with: "[redacted]") }
     }
 }
 
@@ -363,12 +364,14 @@ final class CallTimer: Sendable {
     }
 
     let timeouts: ModelConfiguration.Timeouts
+    private let clock: any ServerClock
     private let start: ContinuousClock.Instant
     private let state: Mutex<State>
 
-    init(_ timeouts: ModelConfiguration.Timeouts) {
+    init(_ timeouts: ModelConfiguration.Timeouts, clock: any ServerClock = SystemClock()) {
         self.timeouts = timeouts
-        let now = ContinuousClock.now
+        self.clock = clock
+        let now = clock.now
         start = now
         state = Mutex(State(phase: .connecting, since: now))
     }
@@ -376,24 +379,28 @@ final class CallTimer: Sendable {
     var phase: Phase { state.withLock { $0.phase } }
 
     func requestSent() {
+        let now = clock.now
         state.withLock { state in
             guard state.phase == .connecting else { return }
-            state = State(phase: .awaitingHeaders, since: .now)
+            state = State(phase: .awaitingHeaders, since: now)
         }
     }
 
     func headersReceived() {
-        state.withLock { $0 = State(phase: .streaming, since: .now) }
+        let now = clock.now
+        state.withLock { $0 = State(phase: .streaming, since: now) }
     }
 
     /// The answer is complete; what follows is read only to keep the connection.
     func draining() {
-        state.withLock { $0 = State(phase: .draining, since: .now) }
+        let now = clock.now
+        state.withLock { $0 = State(phase: .draining, since: now) }
     }
 
     func activity() {
+        let now = clock.now
         state.withLock { state in
-            if state.phase == .streaming { state.since = .now }
+            if state.phase == .streaming { state.since = now }
         }
     }
 
@@ -401,7 +408,7 @@ final class CallTimer: Sendable {
     /// earliest deadline a phase still to come could have. A phase that begins at `t` ends at
     /// `t + limit`, never before `now + limit`, so waking by then catches it without any signal
     /// from the transition.
-    private func nextCheck() -> (expiry: ContinuousClock.Instant, error: ProviderError, wake: ContinuousClock.Instant) {
+    private func nextCheck(now: ContinuousClock.Instant) -> (expiry: ContinuousClock.Instant, error: ProviderError, wake: ContinuousClock.Instant) {
         let current = state.withLock { $0 }
         let phaseLimit: (name: String, ms: Int)
         let laterPhasesMs: Int?
@@ -425,16 +432,17 @@ final class CallTimer: Sendable {
             totalEnd <= phaseEnd
             ? (totalEnd, .timeout(phase: "total", limitMs: timeouts.totalMs))
             : (phaseEnd, .timeout(phase: phaseLimit.name, limitMs: phaseLimit.ms))
-        let wake = laterPhasesMs.map { min(expiry, .now + .milliseconds(max($0, 1))) } ?? expiry
+        let wake = laterPhasesMs.map { min(expiry, now + .milliseconds(max($0, 1))) } ?? expiry
         return (expiry, error, wake)
     }
 
     /// Throws the timeout of the first limit to pass. Runs until cancelled.
     func watch() async throws {
         while true {
-            let check = nextCheck()
-            if check.expiry <= .now { throw check.error }
-            try await Task.sleep(until: check.wake, clock: .continuous)
+            let now = clock.now
+            let check = nextCheck(now: now)
+            if check.expiry <= now { throw check.error }
+            try await clock.sleep(until: check.wake)
         }
     }
 }

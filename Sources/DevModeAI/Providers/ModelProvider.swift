@@ -60,28 +60,139 @@ public enum ProviderEvent: Sendable, Hashable {
 }
 
 /// Why a call failed, in terms a client can act on. The server maps these to protocol errors.
-public enum ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
+///
+/// A struct around a private enum, so the module can add a kind of failure without breaking a
+/// caller's exhaustive `switch`: callers build errors with the static constructors and read them
+/// through `reason` and the query properties (`status`, `retryAfterMs`, `phase`, `limitMs`,
+/// `variable`, `message`), each nil where the kind does not carry it.
+public struct ProviderError: Error, Sendable, Hashable, CustomStringConvertible {
+    private enum Kind: Sendable, Hashable {
+        case unauthorized(status: Int, message: String)
+        case rateLimited(retryAfterMs: Int?, message: String)
+        case upstream(status: Int, message: String)
+        case timeout(phase: String, limitMs: Int)
+        case malformed(String)
+        case truncated
+        case unreachable(String)
+        case unsupported(String)
+        case missingCredential(variable: String)
+    }
+
+    private let kind: Kind
+
+    private init(_ kind: Kind) { self.kind = kind }
+
     /// 401/403: the key is missing, wrong or lacks access.
-    case unauthorized(status: Int, message: String)
+    public static func unauthorized(status: Int, message: String) -> ProviderError {
+        ProviderError(.unauthorized(status: status, message: message))
+    }
     /// 429: the provider's own rate limit; `retryAfterMs` from `retry-after` (or `retry-after-ms`).
-    case rateLimited(retryAfterMs: Int?, message: String)
+    public static func rateLimited(retryAfterMs: Int?, message: String) -> ProviderError {
+        ProviderError(.rateLimited(retryAfterMs: retryAfterMs, message: message))
+    }
     /// Any other non-2xx answer (5xx above all).
-    case upstream(status: Int, message: String)
+    public static func upstream(status: Int, message: String) -> ProviderError {
+        ProviderError(.upstream(status: status, message: message))
+    }
     /// A time limit passed: `phase` is `connect`, `firstByte`, `idle` or `total`.
-    case timeout(phase: String, limitMs: Int)
+    public static func timeout(phase: String, limitMs: Int) -> ProviderError {
+        ProviderError(.timeout(phase: phase, limitMs: limitMs))
+    }
     /// The body was not what the API promises (bad SSE framing, bad JSON, an error event).
-    case malformed(String)
+    public static func malformed(_ reason: String) -> ProviderError { ProviderError(.malformed(reason)) }
     /// The stream ended before the provider said it was done.
-    case truncated
+    public static var truncated: ProviderError { ProviderError(.truncated) }
     /// The connection could not be made (refused, DNS, TLS).
-    case unreachable(String)
+    public static func unreachable(_ reason: String) -> ProviderError { ProviderError(.unreachable(reason)) }
     /// The model cannot take this kind of prompt (e.g. fill-in-the-middle on a chat-only model).
-    case unsupported(String)
+    public static func unsupported(_ reason: String) -> ProviderError { ProviderError(.unsupported(reason)) }
     /// The environment variable that should hold the key is not set.
-    case missingCredential(variable: String)
+    public static func missingCredential(variable: String) -> ProviderError {
+        ProviderError(.missingCredential(variable: variable))
+    }
+
+    /// The kind of failure, for usage events and `error.data.reason`: `unauthorized`,
+    /// `rateLimited`, `upstreamError`, `timeout`, `malformed`, `truncated`, `unreachable`,
+    /// `unsupported` or `missingCredential` (more may come).
+    public var reason: String {
+        switch kind {
+        case .unauthorized: "unauthorized"
+        case .rateLimited: "rateLimited"
+        case .upstream: "upstreamError"
+        case .timeout: "timeout"
+        case .malformed: "malformed"
+        case .truncated: "truncated"
+        case .unreachable: "unreachable"
+        case .unsupported: "unsupported"
+        case .missingCredential: "missingCredential"
+        }
+    }
+
+    /// The HTTP status the provider answered (`unauthorized`, `upstreamError`; 429 for `rateLimited`).
+    public var status: Int? {
+        switch kind {
+        case .unauthorized(let status, _), .upstream(let status, _): status
+        case .rateLimited: 429
+        default: nil
+        }
+    }
+
+    /// How long the provider asked us to wait (`rateLimited`, when it said).
+    public var retryAfterMs: Int? {
+        if case .rateLimited(let retryAfterMs, _) = kind { return retryAfterMs }
+        return nil
+    }
+
+    /// The limit that passed (`timeout`): `connect`, `firstByte`, `idle` or `total`.
+    public var phase: String? {
+        if case .timeout(let phase, _) = kind { return phase }
+        return nil
+    }
+
+    /// The value of that limit in milliseconds (`timeout`).
+    public var limitMs: Int? {
+        if case .timeout(_, let limitMs) = kind { return limitMs }
+        return nil
+    }
+
+    /// The environment variable that should hold the key (`missingCredential`).
+    public var variable: String? {
+        if case .missingCredential(let variable) = kind { return variable }
+        return nil
+    }
+
+    /// The provider's message or the failure's own detail; nil for `truncated`, `timeout` and
+    /// `missingCredential`, which say everything in their kind and fields.
+    public var message: String? {
+        switch kind {
+        case .unauthorized(_, let message), .rateLimited(_, let message), .upstream(_, let message): message
+        case .malformed(let reason), .unreachable(let reason), .unsupported(let reason): reason
+        case .timeout, .truncated, .missingCredential: nil
+        }
+    }
+
+    /// Whether the model may have started on the prompt (cut off by a limit, or its stream went
+    /// bad): such a call is charged its estimated input.
+    public var modelMayHaveStarted: Bool {
+        switch kind {
+        case .timeout, .truncated, .malformed: true
+        default: false
+        }
+    }
+
+    /// The same error with `transform` applied to the provider's message (redaction).
+    func mappingMessage(_ transform: (String) -> String) -> ProviderError {
+        switch kind {
+        case .unauthorized(let status, let message): .unauthorized(status: status, message: transform(message))
+        case .rateLimited(let retryAfterMs, let message): .rateLimited(retryAfterMs: retryAfterMs, message: transform(message))
+        case .upstream(let status, let message): .upstream(status: status, message: transform(message))
+        case .malformed(let message): .malformed(transform(message))
+        default: self
+        }
+    }
 
     public var description: String {
-        switch self {
+        switch kind {
         case .unauthorized(let status, let message): "the provider refused the credential (HTTP \(status)): \(message)"
         case .rateLimited(let retryAfterMs, let message):
             "the provider is rate limiting (HTTP 429\(retryAfterMs.map { ", retry after \($0) ms" } ?? "")): \(message)"

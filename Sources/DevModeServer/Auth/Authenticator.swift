@@ -148,21 +148,3 @@ public struct Authenticator: Sendable {
         return (SessionToken.sign(claims, secret: tokenSecret), claims.exp * 1000)
     }
 }
-
-extension ResponseError {
-    static func unauthenticated(_ message: String) -> ResponseError {
-        ResponseError(code: .unauthenticated, message: "Unauthenticated: \(message)")
-    }
-
-    static func forbidden(_ message: String) -> ResponseError {
-        ResponseError(code: .forbidden, message: "Forbidden: \(message)")
-    }
-
-    static func notFound(_ kind: String, _ id: String) -> ResponseError {
-        ResponseError(code: .notFound, message: "Not found: no \(kind) '\(id)'", data: ["kind": .string(kind), "id": .string(id)])
-    }
-
-    static func conflict(_ message: String, data: JSONValue? = nil) -> ResponseError {
-        ResponseError(code: .conflict, message: "Conflict: \(message)", data: data)
-    }
-}

@@ -1,4 +1,5 @@
 import DevModeAI
+import DevModeClock
 import DevModeProtocol
 import DevModeStore
 import FoundationEssentials
@@ -20,6 +21,8 @@ public final class AIService: Sendable {
     /// Workspaces' model choices, re-read after a few seconds (another process may change them).
     private let choices = LockedState<[String: (models: [String]?, at: ContinuousClock.Instant)]>([:])
     static let choiceLifetime: Duration = .seconds(5)
+    /// What the model-choice cache's lifetime is measured on.
+    private let clock: any ServerClock
 
     init(configuration: ServerConfiguration, store: Store, logger: Logger) {
         registry = configuration.models
@@ -27,18 +30,20 @@ public final class AIService: Sendable {
         self.clients = clients
         let environment = configuration.environment
         let override = configuration.providerOverride
+        let clock = configuration.clock
+        self.clock = clock
         pipeline = CompletionPipeline(settings: configuration.completion, logger: logger) { model in
             if let override { return override(model) }
             let made = clients.withLock { made in
                 if let made { return made }
-                let new = ModelClients(environment: environment, logger: logger)
+                let new = ModelClients(environment: environment, logger: logger, clock: clock)
                 made = new
                 return new
             }
             return made.provider(for: model)
         }
         engines = LocalEngines(settings: configuration.localEngine, logger: logger)
-        usage = UsageRecorder(store: store, logger: logger)
+        usage = UsageRecorder(store: store, logger: logger, clock: clock)
         self.store = store
     }
 
@@ -54,17 +59,19 @@ public final class AIService: Sendable {
     func models(workspaceId: String) async throws -> [ModelConfiguration] {
         let cached = choices.withLock { $0[workspaceId] }
         let chosen: [String]?
-        if let cached, ContinuousClock.now - cached.at < Self.choiceLifetime {
+        let now = clock.now
+        if let cached, now - cached.at < Self.choiceLifetime {
             chosen = cached.models
         } else {
             chosen = try await store.read { try $0.workspaceModels(workspaceId: workspaceId) }
-            choices.withLock { $0[workspaceId] = (chosen, .now) }
+            choices.withLock { $0[workspaceId] = (chosen, now) }
         }
         return (chosen ?? registry.defaultModels).compactMap { registry.model($0) }
     }
 
     func setModels(workspaceId: String, _ models: [String]) {
-        choices.withLock { $0[workspaceId] = (models, .now) }
+        let now = clock.now
+        choices.withLock { $0[workspaceId] = (models, now) }
     }
 
     /// The model a completion uses: the one asked for (it must be enabled), else the session's
@@ -222,22 +229,18 @@ extension ResponseError {
             return ResponseError(code: .contentModified, message: failure.description)
         case .provider(let error):
             var data: [String: JSONValue] = ["reason": .string(CompletionPipeline.outcomeName(error))]
-            switch error {
-            case .rateLimited(let retryAfterMs, _):
+            if error.reason == "rateLimited" {
                 data["source"] = "provider"
                 // Always there: a client needs a number to wait; 1 s when the provider named none.
-                data["retryAfterMs"] = .int(retryAfterMs ?? 1_000)
+                data["retryAfterMs"] = .int(error.retryAfterMs ?? 1_000)
                 return ResponseError(code: .rateLimited, message: error.description, data: .object(data))
-            case .unauthorized(let status, _), .upstream(let status, _):
-                data["status"] = .int(status)
-            case .timeout(let phase, let limitMs):
-                data["phase"] = .string(phase)
-                data["limitMs"] = .int(limitMs)
-            case .missingCredential(let variable):
-                data["variable"] = .string(variable)
-            case .malformed, .truncated, .unreachable, .unsupported:
-                break
             }
+            // What the kind carries (the query properties are nil where it carries nothing), so a
+            // kind the provider module adds later reaches the client without a change here.
+            if let status = error.status { data["status"] = .int(status) }
+            if let phase = error.phase { data["phase"] = .string(phase) }
+            if let limitMs = error.limitMs { data["limitMs"] = .int(limitMs) }
+            if let variable = error.variable { data["variable"] = .string(variable) }
             return ResponseError(code: .providerUnavailable, message: error.description, data: .object(data))
         }
     }

@@ -1,30 +1,54 @@
+import DevModeClock
 import DevModeStore
 import JSONRPC
 import Logging
+import ServiceLifecycle
 
 /// Writes usage events to the store off the request path: events are buffered and written in one
 /// transaction every `interval` (a completion must not wait for a database commit). `flush()`
 /// writes what is buffered now (tests, reports, shutdown).
-public final class UsageRecorder: Sendable {
+///
+/// A `Service`: `devmode serve` runs it in its service group, where it flushes every `interval`
+/// on the server's clock and once more on graceful shutdown (after the connections, which the
+/// group stops first). A server that is not run in a group (tests, benchmarks) flushes when asked
+/// and at `close()`.
+public final class UsageRecorder: Service, Sendable {
     private let store: Store
     private let logger: Logger
+    private let clock: any ServerClock
+    /// How often `run()` writes what is buffered.
+    public let interval: Duration
     private let buffer = LockedState<[UsageEvent]>([])
     private let flushing = KeyedLocks()
-    private let loop = LockedState<Task<Void, Never>?>(nil)
     /// Events kept while the database refuses them; beyond this the oldest are dropped (and logged).
     static let maxBuffered = 100_000
+    /// The default of `interval`.
+    public static let defaultInterval: Duration = .milliseconds(250)
 
-    init(store: Store, logger: Logger, interval: Duration = .milliseconds(250)) {
+    init(store: Store, logger: Logger, clock: any ServerClock = SystemClock(), interval: Duration = UsageRecorder.defaultInterval) {
         self.store = store
         self.logger = logger
-        let task = Task.detached(priority: .utility) { [weak self] in
+        self.clock = clock
+        self.interval = interval
+    }
+
+    /// Flushes every `interval` until the group shuts down gracefully (or the task is cancelled),
+    /// then flushes what is left.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var next = self.clock.now + self.interval
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                guard let self else { return }
+                do {
+                    try await self.clock.sleep(until: next)
+                } catch {
+                    break
+                }
                 await self.flush()
+                // A flush that overran the interval starts the next wait from now, not in the past.
+                next = max(next + self.interval, self.clock.now)
             }
         }
-        loop.withLock { $0 = task }
+        await flush()
     }
 
     func record(_ event: UsageEvent) {
@@ -36,6 +60,9 @@ public final class UsageRecorder: Sendable {
         }
         if dropped > 0 { logger.error("usage events dropped: the database is not taking them", metadata: ["dropped": "\(dropped)"]) }
     }
+
+    /// Events recorded and not yet written.
+    public var pending: Int { buffer.withLock { $0.count } }
 
     /// Writes every buffered event.
     public func flush() async {
@@ -54,8 +81,8 @@ public final class UsageRecorder: Sendable {
         }
     }
 
+    /// Writes what is left (the server's close; the group's shutdown already did when it ran).
     func close() async {
-        loop.withLock { $0 }?.cancel()
         await flush()
     }
 }
