@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     /// How often an open session re-checks its credential in the database (a key revoked or a user
     /// disabled by another process). Revocations made through this process cut sessions off at once.
     public var credentialRecheckInterval: Duration
+    /// How failed sign-ins are throttled (per peer address and API key id) and audited.
+    public var signIn: SignInPolicy
     /// Where hosted projects live, the file size and storage limits, and (local mode) the folders
     /// `project/open` may register.
     public var projects: ProjectService.Settings
@@ -46,8 +48,10 @@ public struct ServerConfiguration: Sendable {
         projects: ProjectService.Settings = ProjectService.Settings(dataDirectory: StoreLocation.defaultDataDirectory),
         models: ModelRegistry = ModelRegistry(), completion: CompletionPipeline.Settings = CompletionPipeline.Settings(),
         localEngine: LocalEngines.Settings = LocalEngines.Settings(), maxOpenDocuments: Int = 1_000,
-        maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment
+        maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment,
+        signIn: SignInPolicy = SignInPolicy()
     ) {
+        self.signIn = signIn
         self.models = models
         self.completion = completion
         self.localEngine = localEngine
