@@ -47,8 +47,10 @@ struct UndrainedStderrTests {
             }
             #expect(reply["result"] != nil, "session \(session): \(reply)")
             served += 1
-            // Ends the session (and wakes the socket's reader thread, which a bare close would not).
+            // Ends the session, and lets the socket's reader thread finish before its descriptor is
+            // closed (and its number reused by the next socket, whose bytes it would then read).
             shutdown(socket.fd, Int32(SHUT_RDWR))
+            _ = socket.received.wait(timeout: 10) { _ in false }
         }
         #expect(served == 1_000)
         // The pipe really was full: the server had more to say than it could hold.
