@@ -45,7 +45,7 @@ public final class DevModeServer: Sendable {
             let stored = try await store.write { try $0.settingIfAbsent("token_secret", generated) }
             secret = Array(stored.utf8)
         }
-        let authenticator = Authenticator(store: store, tokenSecret: secret, logger: logger)
+        let authenticator = Authenticator(store: store, tokenSecret: secret, policy: configuration.signIn, logger: logger)
         let localCaller = configuration.localMode ? try await LocalMode.provision(store: store) : nil
         return DevModeServer(
             configuration: configuration, store: store, authenticator: authenticator, localCaller: localCaller,
@@ -104,7 +104,11 @@ public final class DevModeServer: Sendable {
 
     /// A new connection with its own session, counted among the open ones until it ends.
     /// `local`: the session may act as the local user without a credential (stdio in local mode).
-    public func makeConnection(transport: String, framing: FramingMode? = nil, local: Bool = false) -> (Connection, Session) {
+    /// `peer`: the remote address (host, no port) of a network connection; failed sign-ins are
+    /// throttled per address. nil for stdio and in-process connections.
+    public func makeConnection(
+        transport: String, framing: FramingMode? = nil, local: Bool = false, peer: String? = nil
+    ) -> (Connection, Session) {
         let id = connections.withLock { state in
             defer { state.nextID += 1 }
             return state.nextID
@@ -113,7 +117,8 @@ public final class DevModeServer: Sendable {
         connectionLogger[metadataKey: "connection"] = "\(id)"
         connectionLogger[metadataKey: "transport"] = "\(transport)"
         let session = Session(
-            id: id, transport: transport, server: self, localCaller: local ? localCaller : nil, logger: connectionLogger)
+            id: id, transport: transport, peer: peer, server: self, localCaller: local ? localCaller : nil,
+            logger: connectionLogger)
         let connection = Connection(
             registry: registry, handler: session, framing: framing, limits: configuration.limits,
             logger: connectionLogger)
@@ -151,6 +156,8 @@ public final class DevModeServer: Sendable {
 
     /// Closes the open repositories and the database. Call after the transports have stopped.
     public func close() async {
+        // The counts of failed sign-ins still being aggregated go to the audit log first.
+        await authenticator.failedSignIns.close()
         await ai.close()
         await projects.close()
         await store.driver.close()

@@ -20,6 +20,8 @@ public struct ServerConfiguration: Sendable {
     /// How often an open session re-checks its credential in the database (a key revoked or a user
     /// disabled by another process). Revocations made through this process cut sessions off at once.
     public var credentialRecheckInterval: Duration
+    /// How failed sign-ins are throttled (per peer address and API key id) and audited.
+    public var signIn: SignInPolicy
     /// Where hosted projects live, the file size and storage limits, and (local mode) the folders
     /// `project/open` may register.
     public var projects: ProjectService.Settings
@@ -51,9 +53,11 @@ public struct ServerConfiguration: Sendable {
         models: ModelRegistry = ModelRegistry(), completion: CompletionPipeline.Settings = CompletionPipeline.Settings(),
         localEngine: LocalEngines.Settings = LocalEngines.Settings(), maxOpenDocuments: Int = 1_000,
         maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment,
-        clock: any ServerClock = SystemClock()
+        clock: any ServerClock = SystemClock(),
+        signIn: SignInPolicy = SignInPolicy()
     ) {
         self.clock = clock
+        self.signIn = signIn
         self.models = models
         self.completion = completion
         self.localEngine = localEngine

@@ -26,6 +26,8 @@ public final class Session: MessageHandler {
 
     public let id: Int
     public let transport: String
+    /// The peer's address (host) on a network transport; nil for stdio and in-process sessions.
+    public let peer: String?
     // Strong: the server keeps open sessions in its table and drops them when their connection ends.
     private let server: DevModeServer
     private let localCaller: Caller?
@@ -36,9 +38,10 @@ public final class Session: MessageHandler {
     /// How this session's completions are set up (`initialize`) and where its documents belong.
     let completion = LockedState(CompletionSetup())
 
-    init(id: Int, transport: String, server: DevModeServer, localCaller: Caller?, logger: Logger) {
+    init(id: Int, transport: String, peer: String? = nil, server: DevModeServer, localCaller: Caller?, logger: Logger) {
         self.id = id
         self.transport = transport
+        self.peer = peer
         self.server = server
         self.localCaller = localCaller
         self.logger = logger
@@ -104,7 +107,7 @@ public final class Session: MessageHandler {
             caller = localCaller
         } else {
             do {
-                caller = try await server.authenticator.authenticate(token, transport: transport)
+                caller = try await server.authenticator.authenticate(token, transport: transport, peer: peer)
             } catch {
                 // Nothing else is served on this connection.
                 state.withLock { $0.phase = .refused("authentication failed") }

@@ -13,10 +13,14 @@ public final class TestClient: Sendable {
     private let clientTask: Task<Void, Never>
 
     /// `local`: the session may act as the server's local user without a credential.
-    public init(server: DevModeServer, local: Bool = false, clientNotifications: [any NotificationType.Type] = []) {
+    /// `peer`: the address the session believes it is talking to (sign-in throttling per address).
+    public init(
+        server: DevModeServer, local: Bool = false, peer: String? = nil, clientNotifications: [any NotificationType.Type] = []
+    ) {
         self.server = server
         let (clientEnd, serverEnd) = InMemoryTransport.pair()
-        let (serverConnection, _) = server.makeConnection(transport: "memory", framing: .contentLength, local: local)
+        let (serverConnection, _) = server.makeConnection(
+            transport: "memory", framing: .contentLength, local: local, peer: peer)
         let inbox = NotificationInbox()
         self.notifications = inbox
         connection = Connection(

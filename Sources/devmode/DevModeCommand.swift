@@ -16,16 +16,30 @@ struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical. Logs go to stderr. (env: DEVMODE_LOG_LEVEL)")
     var logLevel: String?
 
+    @Option(
+        help: """
+            Most bytes of log lines waiting for stderr (logQueueBytes). Logging never makes the server wait: \
+            when stderr is a pipe nobody reads, lines beyond this are dropped and counted.
+            """)
+    var logQueueBytes: Int = LogOutput.Settings().maxQueuedBytes
+
+    /// The process's log output, once bootstrapped (flushed, briefly, at exit).
+    nonisolated(unsafe) static var output: LogOutput?
+
+    func validate() throws {
+        if logQueueBytes < 1 { throw ValidationError("--log-queue-bytes must be at least 1") }
+    }
+
+    /// Logs go to stderr through a bounded queue and a writer thread of their own (`LogOutput`):
+    /// a full stderr pipe drops lines, it never blocks a request.
     func bootstrap() throws -> Logger.Level {
         let text = logLevel ?? Environment.value("DEVMODE_LOG_LEVEL") ?? "info"
         guard let level = Logger.Level(rawValue: text.lowercased()) else {
             throw ValidationError("unknown log level '\(text)'")
         }
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        let output = LogOutput(settings: LogOutput.Settings(maxQueuedBytes: logQueueBytes))
+        Self.output = output
+        LoggingSystem.bootstrap { label in output.handler(label: label, level: level) }
         return level
     }
 }

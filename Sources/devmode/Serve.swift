@@ -77,6 +77,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Seconds a peer over --max-outbound-bytes may take to read the write in progress before it is disconnected (outboundGrace).")
     var outboundGrace: Double = Double(Limits().outboundGrace.wholeMilliseconds) / 1000
 
+    @Option(help: "Failed sign-ins one peer address may make at once before it is throttled (signInPeerBurst).")
+    var signInPeerBurst: Int = SignInPolicy().peerBurst
+    @Option(help: "Then one more failed sign-in per this many milliseconds (signInPeerIntervalMs).")
+    var signInPeerIntervalMs: Int = Int(SignInPolicy().peerInterval.components.seconds * 1000)
+    @Option(help: "Failed sign-ins naming one API key id (its public prefix) at once before it is throttled (signInKeyBurst).")
+    var signInKeyBurst: Int = SignInPolicy().keyBurst
+    @Option(help: "Then one more failed sign-in per this many milliseconds (signInKeyIntervalMs).")
+    var signInKeyIntervalMs: Int = Int(SignInPolicy().keyInterval.components.seconds * 1000)
+    @Option(help: "Failed sign-ins from one address are audited as one row per this many milliseconds, with a count (signInAuditIntervalMs).")
+    var signInAuditIntervalMs: Int = Int(SignInPolicy().auditInterval.components.seconds * 1000)
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -86,7 +97,9 @@ struct Serve: AsyncParsableCommand {
             ("max-batch-length", maxBatchLength), ("max-requests-in-flight", maxRequestsInFlight),
             ("max-outbound-bytes", maxOutboundBytes), ("max-file-bytes", maxFileBytes),
             ("workspace-storage-bytes", workspaceStorageBytes), ("max-open-documents", maxOpenDocuments),
-            ("max-document-bytes", maxDocumentBytes),
+            ("max-document-bytes", maxDocumentBytes), ("sign-in-peer-burst", signInPeerBurst),
+            ("sign-in-peer-interval-ms", signInPeerIntervalMs), ("sign-in-key-burst", signInKeyBurst),
+            ("sign-in-key-interval-ms", signInKeyIntervalMs), ("sign-in-audit-interval-ms", signInAuditIntervalMs),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
@@ -98,6 +111,8 @@ struct Serve: AsyncParsableCommand {
         // First of all, before anything can print: stdout belongs to the protocol.
         let standardIO = stdio ? StandardIO.takeOverStandardOutput() : nil
         _ = try logging.bootstrap()
+        // Lines still queued at exit get a moment to reach stderr (never longer: nobody may be reading).
+        defer { LoggingOptions.output?.flush() }
         let logger = Logger(label: "devmode")
 
         var limits = Limits()
@@ -118,7 +133,10 @@ struct Serve: AsyncParsableCommand {
                 dataDirectory: storage.dataDirectory, maxFileBytes: maxFileBytes,
                 workspaceStorageBytes: workspaceStorageBytes,
                 allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot),
-            models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes)
+            models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes,
+            signIn: SignInPolicy(
+                peerBurst: signInPeerBurst, peerInterval: .milliseconds(signInPeerIntervalMs), keyBurst: signInKeyBurst,
+                keyInterval: .milliseconds(signInKeyIntervalMs), auditInterval: .milliseconds(signInAuditIntervalMs)))
         // Not migrated here: `DevModeServer.open` migrates (once), and `serve` closes the store
         // however the server ends.
         let driver = try await storage.openDriver()

@@ -1,6 +1,7 @@
 import DevModeCrypto
 import DevModeProtocol
-import DevModeServer
+import DevModeClock
+@testable import DevModeServer
 import DevModeStore
 import DevModeTestSupport
 import Foundation
@@ -15,11 +16,12 @@ struct AuditTests {
     /// A server and the tenancy fixture on a fresh database of `database`; nothing when that engine
     /// is not available here.
     private func withServer(
-        _ database: TestDatabase, _ body: (DevModeServer, TenancyFixture) async throws -> Void
+        _ database: TestDatabase, signIn: SignInPolicy = SignInPolicy(),
+        _ body: (DevModeServer, TenancyFixture) async throws -> Void
     ) async throws {
         guard let test = try await makeTestDriver(database) else { return }
         let projects = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-audit-test-\(UUID().uuidString)")
-        var configuration = ServerConfiguration()
+        var configuration = ServerConfiguration(signIn: signIn)
         configuration.projects.dataDirectory = projects.path
         do {
             let server = try await DevModeServer.open(
@@ -198,11 +200,15 @@ struct AuditTests {
                 await client.close()
             }
 
+            // The first failure has its row at once; the rest are counted into one row (written here
+            // as at the end of the interval).
+            await server.authenticator.failedSignIns.flush(endedBy: nil)
             let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
             let denied = try await root.send(
                 AuditQueryRequest(method: InitializeRequest.method, outcome: "denied", limit: 500)
             ).entries
-            #expect(denied.count == attempts.count)
+            #expect(denied.count == 2)
+            #expect(failedSignInCount(denied) == attempts.count)
             for entry in denied {
                 #expect(entry.actor == "anonymous")
                 #expect(entry.tenantId == nil && entry.workspaceId == nil)
@@ -211,8 +217,11 @@ struct AuditTests {
                     #expect(!fields.contains { $0.contains(secret) }, "audit row \(entry.seq) holds a secret")
                 }
             }
-            // Each row says why (and the reasons differ), without saying it to the client.
-            #expect(Set(denied.compactMap(\.detail)).count == attempts.count, "\(denied.map(\.detail))")
+            // The rows say why (every reason), without saying it to the client.
+            let details = denied.compactMap(\.detail).joined(separator: "\n")
+            for reason in ["unknown API key", "malformed session token", "session token with a bad signature", "expired session token", "no credential"] {
+                #expect(details.contains(reason), "\(reason) in \(details)")
+            }
             // Successful sign-ins are audited too, under the user and tenant, and say how.
             let admin = try await TestClient.connect(to: server, token: fixture.adminA.key)
             let signIns = try await root.send(
@@ -225,6 +234,51 @@ struct AuditTests {
             #expect(seenByAdmin.allSatisfy { $0.actor != "anonymous" && $0.outcome == "success" && $0.tenantId == fixture.tenantA.id })
             await root.close()
             await admin.close()
+        }
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func aStormOfBadKeysAddsBoundedRowsWithTheRightCount(database: TestDatabase) async throws {
+        let clock = TestClock()
+        let policy = SignInPolicy(peerBurst: 10, peerInterval: .seconds(1), auditInterval: .seconds(60), clock: clock)
+        try await withServer(database, signIn: policy) { server, fixture in
+            let before = try await server.store.read { try $0.auditHead() }.lastSeq
+            func attempt(_ peer: String) async {
+                let client = TestClient(server: server, peer: peer)
+                _ = await rpcError { try await client.initialize(token: "dmk_" + ByteEncoding.base64URL(Crypto.randomBytes(32))) }
+                await client.close()
+            }
+            for _ in 0..<200 { await attempt("203.0.113.7") }
+            for _ in 0..<3 { await attempt("198.51.100.1") }
+            // One row per address at once; the rest wait for the interval to end.
+            #expect(try await server.store.read { try $0.auditHead() }.lastSeq == before + 2)
+            #expect(await clock.waitForSleepers(1))
+            clock.advance(by: .seconds(60))
+            var yields = 0
+            while server.authenticator.failedSignIns.flushes < 2 && yields < 1_000_000 {
+                await Task.yield()
+                yields += 1
+            }
+            #expect(try await server.store.read { try $0.auditHead() }.lastSeq == before + 4)
+
+            let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
+            let rows = try await root.send(AuditQueryRequest(actor: "anonymous", limit: 500)).entries
+            let fromStorm = rows.filter { $0.target == "memory:203.0.113.7" }
+            #expect(fromStorm.count == 2)
+            #expect(failedSignInCount(fromStorm) == 200)
+            let summary = try #require(fromStorm.first { $0.detail?.contains("more failed sign-ins") == true }?.detail)
+            // 10 allowed by the burst (the first has its own row), 190 throttled.
+            #expect(summary.hasPrefix("199 more failed sign-ins within 60000 ms: throttled ×190, unknown API key ×9"), "\(summary)")
+            #expect(summary.contains("and "), "the key ids named are bounded: \(summary)")
+            #expect(failedSignInCount(rows.filter { $0.target == "memory:198.51.100.1" }) == 3)
+            #expect(try await root.send(AuditVerifyRequest()).ok)
+
+            // At shutdown, what is still being counted is written.
+            for _ in 0..<5 { await attempt("192.0.2.9") }
+            await server.authenticator.failedSignIns.close()
+            let late = try await root.send(AuditQueryRequest(actor: "anonymous", limit: 500)).entries.filter { $0.target == "memory:192.0.2.9" }
+            #expect(late.count == 2 && failedSignInCount(late) == 5)
+            await root.close()
         }
     }
 }

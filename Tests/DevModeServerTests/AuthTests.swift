@@ -1,6 +1,7 @@
 import DevModeCrypto
 import DevModeProtocol
-import DevModeServer
+@testable import DevModeServer
+import DevModeClock
 import DevModeStore
 import DevModeTestSupport
 import Foundation
@@ -461,9 +462,121 @@ struct AuthTests {
             }
             #expect(audit.contains { $0.method == APIKeyCreateRequest.method && $0.outcome == "success" })
             #expect(audit.contains { $0.method == AuthTokenRequest.method && $0.outcome == "success" })
-            #expect(audit.filter { $0.method == InitializeRequest.method && $0.outcome == "denied" }.count == wrong.count + 1)
+            // Failed sign-ins are counted per source and interval: the first row at once, the rest in one row.
+            await server.authenticator.failedSignIns.flush(endedBy: nil)
+            let denied = try await root.send(AuditQueryRequest(method: InitializeRequest.method, outcome: "denied", limit: 500))
+            #expect(failedSignInCount(denied.entries) == wrong.count + 1)
 
             for client in [admin, viaKey, viaToken, member, root] { await client.close() }
         }
+    }
+}
+
+/// How many failed sign-ins the rows stand for: 1 for a row of its own, N + ... for "N more failed sign-ins …".
+func failedSignInCount(_ entries: [AuditEntryInfo]) -> Int {
+    entries.reduce(0) { total, entry in
+        if let detail = entry.detail, let range = detail.range(of: " more failed sign-ins"), let more = Int(detail[..<range.lowerBound]) {
+            return total + more
+        }
+        return total + 1
+    }
+}
+
+/// Sign-in throttling per peer address and per API key id, on a test clock.
+@Suite("Sign-in throttling")
+struct SignInThrottleTests {
+    private func withServer(
+        _ policy: SignInPolicy, _ body: (DevModeServer, TenancyFixture) async throws -> Void
+    ) async throws {
+        let configuration = ServerConfiguration(tokenSecret: AuthTests.secret, signIn: policy)
+        try await withScratchServer(configuration: configuration) { scratch in
+            try await body(scratch.server, try await TenancyFixture.make(server: scratch.server))
+        }
+    }
+
+    /// `initialize` from `peer` with `credential`: the error it got (nil: signed in).
+    private func signIn(_ server: DevModeServer, _ credential: String, peer: String?) async -> ResponseError? {
+        let client = TestClient(server: server, peer: peer)
+        let error = await rpcError { try await client.initialize(token: credential) }
+        await client.close()
+        return error
+    }
+
+    private func expectThrottled(
+        _ error: ResponseError?, retryAfterMs: Int, limit: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        #expect(error?.code == .rateLimited, "\(what): \(error.map { "\($0.code.rawValue) \($0.message)" } ?? "signed in")",
+            sourceLocation: sourceLocation)
+        #expect(error?.data?["retryAfterMs"] == .int(retryAfterMs), "\(what): \(String(describing: error?.data))",
+            sourceLocation: sourceLocation)
+        #expect(error?.data?["source"] == "signIn", sourceLocation: sourceLocation)
+        #expect(error?.data?["limit"] == .string(limit), sourceLocation: sourceLocation)
+    }
+
+    @Test func failuresFromOneAddressAreThrottledWithAnExactRetryAfter() async throws {
+        let clock = TestClock()
+        let policy = SignInPolicy(peerBurst: 3, peerInterval: .seconds(1), keyBurst: 1_000, clock: clock)
+        try await withServer(policy) { server, fixture in
+            for attempt in 1...3 {
+                #expect(await signIn(server, "hunter2", peer: "10.0.0.1")?.code == .unauthenticated, "attempt \(attempt)")
+            }
+            // The burst is spent: refused before the credential is looked at, the right key too.
+            expectThrottled(await signIn(server, "hunter2", peer: "10.0.0.1"), retryAfterMs: 1_000, limit: "peer", "4th attempt")
+            expectThrottled(await signIn(server, fixture.memberA.key, peer: "10.0.0.1"), retryAfterMs: 1_000, limit: "peer", "good key")
+            // Another address is not held up; a throttled attempt does not spend more.
+            #expect(await signIn(server, fixture.memberA.key, peer: "10.0.0.2") == nil)
+            clock.advance(by: .milliseconds(400))
+            expectThrottled(await signIn(server, "hunter2", peer: "10.0.0.1"), retryAfterMs: 600, limit: "peer", "400 ms later")
+            clock.advance(by: .milliseconds(600))
+            // One interval later: one more attempt, then throttled again for a whole interval.
+            #expect(await signIn(server, fixture.memberA.key, peer: "10.0.0.1") == nil, "a good key once allowed")
+            #expect(await signIn(server, "hunter2", peer: "10.0.0.1")?.code == .unauthenticated)
+            expectThrottled(await signIn(server, "hunter2", peer: "10.0.0.1"), retryAfterMs: 1_000, limit: "peer", "after refill")
+            // Sessions without an address (stdio, in process) are not throttled by address.
+            for attempt in 1...10 {
+                #expect(await signIn(server, "hunter2", peer: nil)?.code == .unauthenticated, "no address, attempt \(attempt)")
+            }
+        }
+    }
+
+    @Test func failuresNamingOneKeyIdAreThrottledFromAnyAddress() async throws {
+        let clock = TestClock()
+        let policy = SignInPolicy(peerBurst: 1_000, keyBurst: 2, keyInterval: .seconds(6), clock: clock)
+        try await withServer(policy) { server, fixture in
+            // Guesses at the rest of memberA's key: its public prefix, a wrong secret.
+            let prefix = String(fixture.memberA.key.prefix(12))
+            func guess() -> String { prefix + ByteEncoding.base64URL(Crypto.randomBytes(24)) }
+            #expect(await signIn(server, guess(), peer: "10.0.0.1")?.code == .unauthenticated)
+            #expect(await signIn(server, guess(), peer: nil)?.code == .unauthenticated)
+            expectThrottled(await signIn(server, guess(), peer: "10.0.0.3"), retryAfterMs: 6_000, limit: "apiKey", "3rd guess")
+            expectThrottled(await signIn(server, fixture.memberA.key, peer: "10.0.0.4"), retryAfterMs: 6_000, limit: "apiKey", "the key")
+            // Other keys are not held up.
+            #expect(await signIn(server, fixture.adminA.key, peer: "10.0.0.3") == nil)
+            clock.advance(by: .milliseconds(5_999))
+            expectThrottled(await signIn(server, fixture.memberA.key, peer: nil), retryAfterMs: 1, limit: "apiKey", "1 ms early")
+            clock.advance(by: .milliseconds(1))
+            #expect(await signIn(server, fixture.memberA.key, peer: nil) == nil, "allowed once the interval passed")
+        }
+    }
+
+    @Test func theThrottleForgetsPaidUpKeysAndStaysBounded() async throws {
+        let clock = TestClock()
+        let throttle = SignInThrottle(settings: SignInPolicy(peerBurst: 1, peerInterval: .seconds(1), maxTrackedKeys: 100, clock: clock))
+        for index in 0..<100 { throttle.recordFailure([.peer("10.1.0.\(index)")]) }
+        #expect(throttle.trackedKeys == 100)
+        throttle.recordFailure([.peer("10.2.0.1")])
+        #expect(throttle.trackedKeys == 100, "beyond the bound, new keys go untracked")
+        clock.advance(by: .seconds(1))
+        throttle.recordFailure([.peer("10.2.0.1")])
+        #expect(throttle.trackedKeys == 1, "keys whose debt is paid are forgotten")
+        #expect(throws: SignInThrottle.Throttled(key: .peer("10.2.0.1"), retryAfter: .seconds(1))) {
+            try throttle.check([.peer("10.2.0.1")])
+        }
+    }
+
+    @Test func peerAddressesLoseTheirPort() {
+        #expect(PeerAddress.host(of: "[IPv4]127.0.0.1/127.0.0.1:54321") == "127.0.0.1")
+        #expect(PeerAddress.host(of: "[IPv6]::1/::1:54321") == "::1")
+        #expect(PeerAddress.host(of: "unknown") == nil)
     }
 }

@@ -11,6 +11,18 @@ public struct Authenticator: Sendable {
     let store: Store
     let tokenSecret: [UInt8]
     let logger: Logger
+    /// Failed sign-ins per peer address and API key id.
+    let throttle: SignInThrottle
+    /// Failed sign-ins in the audit log, one row per source and interval.
+    let failedSignIns: FailedSignInLog
+
+    init(store: Store, tokenSecret: [UInt8], policy: SignInPolicy = SignInPolicy(), logger: Logger) {
+        self.store = store
+        self.tokenSecret = tokenSecret
+        self.logger = logger
+        self.throttle = SignInThrottle(settings: policy)
+        self.failedSignIns = FailedSignInLog(policy: policy, store: store, logger: logger)
+    }
 
     static let keyPrefix = "dmk_"
 
@@ -29,18 +41,44 @@ public struct Authenticator: Sendable {
         case disabledUser = "credential of a disabled user"
     }
 
-    /// The caller a credential stands for, or a refusal (audited as a denied `initialize`).
-    func authenticate(_ credential: String?, transport: String) async throws -> Caller {
+    /// The caller a credential stands for, or a refusal: -32023 while the peer address (`peer`, nil
+    /// for stdio and in-process sessions) or the API key id has failed too often (the credential is
+    /// not even looked at), else -32010 for a bad credential. Every failure is audited as a denied
+    /// `initialize` by `anonymous`, aggregated per source and interval (`FailedSignInLog`).
+    func authenticate(_ credential: String?, transport: String, peer: String? = nil) async throws -> Caller {
+        let keyId = Self.keyId(of: credential)
+        var keys: [SignInThrottle.Key] = []
+        if let peer { keys.append(.peer(peer)) }
+        if let keyId { keys.append(.apiKey(keyId)) }
+        let source = FailedSignInLog.Source(transport: transport, peer: peer)
+        do {
+            try throttle.check(keys)
+        } catch {
+            await failedSignIns.record(source, keyId: keyId, reason: "throttled")
+            throw ResponseError.signInThrottled(error)
+        }
         do {
             return try await resolve(credential)
         } catch let refusal as RefusalError {
-            _ = try? await store.audit(
-                AuditEvent(
-                    actor: "anonymous", method: InitializeRequest.method, target: transport, outcome: .denied,
-                    detail: refusal.refusal.rawValue))
-            logger.notice("authentication refused", metadata: ["reason": "\(refusal.refusal.rawValue)", "transport": "\(transport)"])
+            throttle.recordFailure(keys)
+            let reason = refusal.refusal.rawValue
+            let first = await failedSignIns.record(source, keyId: keyId, reason: reason)
+            let metadata: Logger.Metadata = ["reason": "\(reason)", "transport": "\(transport)", "peer": "\(peer ?? "-")"]
+            // One line per source and interval at notice; the rest are in the interval's audit row.
+            if first {
+                logger.notice("authentication refused", metadata: metadata)
+            } else {
+                logger.debug("authentication refused", metadata: metadata)
+            }
             throw ResponseError.unauthenticated(refusal.refusal == .missing ? "credentials required" : "invalid credentials")
         }
+    }
+
+    /// An API key's public id: its first 12 characters (`dmk_` and 8 more), the `prefix` the
+    /// store keeps. Nothing for other credentials (a session token is throttled by address only).
+    static func keyId(of credential: String?) -> String? {
+        guard let credential, credential.hasPrefix(keyPrefix), credential.utf8.count > keyPrefix.count + 8 else { return nil }
+        return String(credential.prefix(keyPrefix.count + 8))
     }
 
     struct RefusalError: Error {
@@ -146,5 +184,23 @@ public struct Authenticator: Sendable {
             sub: caller.userId, tid: caller.tenantId, iat: nowSeconds, exp: expiry, jti: Identifier.make("tok"),
             kid: caller.apiKeyId)
         return (SessionToken.sign(claims, secret: tokenSecret), claims.exp * 1000)
+    }
+}
+
+extension ResponseError {
+    /// -32023 for a throttled sign-in: `data.retryAfterMs` is exact (a retry after it is allowed).
+    static func signInThrottled(_ throttled: SignInThrottle.Throttled) -> ResponseError {
+        let what: String
+        switch throttled.key {
+        case .peer: what = "this address"
+        case .apiKey: what = "this API key"
+        }
+        return ResponseError(
+            code: .rateLimited,
+            message: "Rate limited: too many failed sign-ins from \(what); retry after \(throttled.retryAfterMs) ms",
+            data: [
+                "retryAfterMs": .int(throttled.retryAfterMs), "source": "signIn",
+                "limit": .string(throttled.key.isPeer ? "peer" : "apiKey"), "setting": .string(throttled.key.setting),
+            ])
     }
 }

@@ -20,7 +20,7 @@ public struct TCPService: Service {
         server.logger.info("listening", metadata: ["address": "\(listener.host):\(listener.port)"])
         try await withGracefulShutdownHandler {
             try await listener.run { reader, writer, peer in
-                let (connection, _) = server.makeConnection(transport: "tcp")
+                let (connection, _) = server.makeConnection(transport: "tcp", peer: PeerAddress.host(of: peer))
                 connection.logger.debug("accepted", metadata: ["peer": "\(peer)"])
                 await connection.run(input: reader, output: writer)
             }
@@ -30,5 +30,20 @@ public struct TCPService: Service {
                 await server.stopAllConnections(grace: server.configuration.shutdownGrace)
             }
         }
+    }
+}
+
+/// The host part of a NIO socket address's description (`[IPv4]127.0.0.1/127.0.0.1:54321`,
+/// `[IPv6]::1/::1:54321`): what failed sign-ins are throttled by (every port of a host alike).
+enum PeerAddress {
+    static func host(of description: String) -> String? {
+        var text = Substring(description)
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") { text = text[text.index(after: close)...] }
+        if let slash = text.lastIndex(of: "/") { text = text[text.index(after: slash)...] }
+        if let colon = text.lastIndex(of: ":"), text[text.index(after: colon)...].allSatisfy(\.isNumber) {
+            text = text[..<colon]
+        }
+        if text.hasPrefix("[") && text.hasSuffix("]") { text = text.dropFirst().dropLast() }
+        return text.isEmpty || text == "unknown" ? nil : String(text)
     }
 }
