@@ -5,14 +5,6 @@ extension GitRepository {
     /// named with a trailing `/`, as git matches folder-only rules.
     public func ignored(_ paths: [String]) async throws -> Set<String> {
         guard !paths.isEmpty else { return [] }
-        return try await perform { handle in
-            var ignored = Set<String>()
-            for path in paths {
-                var flag: Int32 = 0
-                try check(git_ignore_path_is_ignored(&flag, handle, path), "git_ignore_path_is_ignored")
-                if flag != 0 { ignored.insert(path) }
-            }
-            return ignored
-        }
+        return try await perform { try Self.ignored(paths, in: $0) }
     }
 }

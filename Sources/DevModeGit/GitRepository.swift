@@ -108,6 +108,18 @@ public final class GitRepository: @unchecked Sendable {
             }
         }
     }
+
+    /// The waiting twin of `perform`, for code already on a thread that may block (a dispatch queue
+    /// of its own, never Swift's cooperative pool): runs `body` on the repository's queue and waits.
+    /// A walk over a folder tree that asks git about each folder (ignore rules) uses it, so the whole
+    /// walk runs off the pool in one piece.
+    func performWaiting<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        dispatchPrecondition(condition: .notOnQueue(queue))
+        return try queue.sync {
+            guard let handle = self.handle else { throw GitError.closed }
+            return try body(handle)
+        }
+    }
 }
 
 // MARK: - Blobs
@@ -120,6 +132,28 @@ extension GitRepository {
         try bytes.withUnsafeBytes { buffer in
             try check(git_odb_hash(&oid, buffer.baseAddress, buffer.count, GIT_OBJECT_BLOB), "git_odb_hash")
         }
+        return oid.hex
+    }
+
+    /// The git blob id of the regular file at `path`, hashed as it streams (the file is never held
+    /// in memory whole), or nil when it is larger than `limit` bytes. A symlink in the last component
+    /// is not followed (ELOOP), and anything but a regular file is refused, like `FileSystem.read`.
+    /// Blocking: call it from a dispatch queue, not from Swift's cooperative pool.
+    public static func blobID(ofFileAt path: String, limit: Int) throws -> String? {
+        try LibGit2.initialise()
+        let fd = Glibc.open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw GitError.refusal("open", "\(path): \(String(cString: strerror(errno)))", reason: .unsupported)
+        }
+        defer { Glibc.close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+            throw GitError.refusal("fstat", "\(path) is no regular file", reason: .unsupported)
+        }
+        guard Int(info.st_size) <= limit else { return nil }
+        // Through the descriptor already opened (and checked): a file swapped in meanwhile is not read.
+        var oid = git_oid()
+        try check(git_odb_hashfile(&oid, "/proc/self/fd/\(fd)", GIT_OBJECT_BLOB), "git_odb_hashfile")
         return oid.hex
     }
 

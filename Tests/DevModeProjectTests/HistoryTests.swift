@@ -227,8 +227,9 @@ struct HistoryTests {
             #expect(try git.run(["status", "--porcelain"]) == "")
             #expect(try await member.send(VCSStatusRequest(projectId: id)).entries.isEmpty)
             #expect(try git.run(["ls-files"]) == "a.txt\nb.txt\nkeep.txt\n")
-            let again = await rpcError { try await world.commit("Nothing") }
-            #expect(again != nil, "an empty commit was made")
+            let again = await expectError(.requestFailed, "an empty commit") { try await world.commit("Nothing") }
+            #expect(again?.message == "Request failed: git: nothing to commit: the tree is the same as HEAD's")
+            #expect(again?.data == nil)
             await expectError(.invalidParams) { try await world.commit("   ") }
             await expectError(.invalidParams) { try await world.commit("x", paths: [".git/config"]) }
         }

@@ -1,6 +1,7 @@
 import DevModeSpawn
 import DevModeProtocol
 import DevModeServer
+import DevModeStore
 import DevModeTestSupport
 import Foundation
 import JSONRPC
@@ -43,9 +44,10 @@ final class ProjectWorld: Sendable {
     static func run(
         configuration: ServerConfiguration = ServerConfiguration(),
         files: [FileContent]? = nil,
+        driver: (any SQLDriver)? = nil,
         _ body: (ProjectWorld) async throws -> Void
     ) async throws {
-        let server = try await TestServer.make(configuration: configuration)
+        let server = try await TestServer.make(configuration: configuration, driver: driver)
         var opened: [TestClient] = []
         do {
             let fixture = try await TenancyFixture.make(server: server)
@@ -237,4 +239,73 @@ func pendingChange(_ client: TestClient, within limit: Duration = .milliseconds(
 
 extension Array where Element == UInt8 {
     var text: String { String(decoding: self, as: UTF8.self) }
+}
+
+// MARK: A store that fails on cue
+
+/// A driver around a real one that fails (or answers with no rows) the next statements containing a
+/// given text, so a test can make one step of a request fail at a known point.
+final class FaultyDriver: SQLDriver {
+    struct Fault {
+        var sql: String
+        var remaining: Int
+        /// Answer with no rows instead of failing.
+        var hide: Bool
+    }
+
+    let base: any SQLDriver
+    let faults = LockedState<[Fault]>([])
+
+    init(base: any SQLDriver) { self.base = base }
+
+    var dialect: SQLDialect { base.dialect }
+
+    /// The next `count` statements containing `sql` fail (or, with `hide`, return no rows).
+    func arm(_ sql: String, count: Int, hide: Bool = false) {
+        faults.withLock { $0.append(Fault(sql: sql, remaining: count, hide: hide)) }
+    }
+
+    func remaining(_ sql: String) -> Int { faults.withLock { $0.filter { $0.sql == sql }.reduce(0) { $0 + $1.remaining } } }
+
+    /// Whether this statement is to fail or be hidden (and counts it).
+    func fault(for sql: String) -> Fault? {
+        faults.withLock { faults in
+            guard let index = faults.firstIndex(where: { $0.remaining > 0 && sql.contains($0.sql) }) else { return nil }
+            faults[index].remaining -= 1
+            return faults[index]
+        }
+    }
+
+    func transaction<T: Sendable>(_ kind: TransactionKind, _ body: @escaping @Sendable (any SQLConnection) throws -> T)
+        async throws -> T
+    {
+        try await base.transaction(kind) { connection in try body(FaultyConnection(base: connection, driver: self)) }
+    }
+
+    func close() async { await base.close() }
+}
+
+final class FaultyConnection: SQLConnection {
+    let base: any SQLConnection
+    let driver: FaultyDriver
+
+    init(base: any SQLConnection, driver: FaultyDriver) {
+        self.base = base
+        self.driver = driver
+    }
+
+    var dialect: SQLDialect { base.dialect }
+
+    func execute(_ sql: String, _ parameters: [SQLValue]) throws -> [SQLRow] {
+        if let fault = driver.fault(for: sql) {
+            if fault.hide { return [] }
+            throw SQLError(kind: .other, function: "FaultyDriver", message: "injected failure", code: "test")
+        }
+        return try base.execute(sql, parameters)
+    }
+}
+
+/// Bytes of the regular files under `directory` (its `.git` included), as the server counts storage.
+func diskUsage(_ directory: String) -> Int {
+    snapshot(directory).values.reduce(0) { $0 + (($1)?.bytes.count ?? 0) }
 }

@@ -1,5 +1,7 @@
+import DevModeGit
 import DevModeProtocol
 import DevModeStore
+import FoundationEssentials
 
 /// Store rows to protocol results: the only place that knows both shapes.
 extension IdentityInfo {
@@ -62,5 +64,79 @@ extension AuditEntryInfo {
             seq: Int(entry.seq), at: Timestamp.iso(entry.at), actor: entry.actor, tenantId: entry.tenantId,
             workspaceId: entry.workspaceId, method: entry.method, target: entry.target, outcome: entry.outcome.rawValue,
             detail: entry.detail, hash: entry.hash)
+    }
+}
+
+// MARK: Projects and history
+
+extension ProjectInfo {
+    init(_ described: ProjectDescription) {
+        let project = described.project
+        self.init(
+            id: project.id, workspaceId: project.workspaceId, name: project.name, kind: project.kind.rawValue,
+            root: project.kind == .local ? project.root : nil, branch: described.branch,
+            createdAt: Timestamp.iso(project.createdAt))
+    }
+}
+
+extension CommitInfo {
+    init(_ commit: GitCommitInfo) {
+        self.init(
+            id: commit.id, parents: commit.parents, summary: commit.summary, message: commit.message,
+            author: Person(name: commit.author.name, email: commit.author.email, time: Timestamp.iso(commit.author.time)),
+            committer: Person(
+                name: commit.committer.name, email: commit.committer.email, time: Timestamp.iso(commit.committer.time)))
+    }
+}
+
+extension Timestamp {
+    static func iso(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: false))
+    }
+}
+
+extension VCSStatusResult {
+    init(_ status: ProjectHistory.Status) {
+        self.init(
+            branch: status.branch,
+            entries: status.entries.map { .init(path: $0.path, index: $0.index?.rawValue, workdir: $0.workdir?.rawValue) })
+    }
+}
+
+extension VCSLogResult {
+    init(_ log: ProjectHistory.Log) {
+        self.init(commits: log.commits.map(CommitInfo.init), nextCursor: log.nextCursor)
+    }
+}
+
+extension VCSBranchListResult.Branch {
+    init(_ branch: GitBranch) {
+        self.init(name: branch.name, isCurrent: branch.isHead, target: branch.target)
+    }
+}
+
+extension VCSBranchListResult {
+    init(_ list: ProjectHistory.Branches) {
+        self.init(branches: list.branches.map(Branch.init), current: list.current)
+    }
+}
+
+extension VCSDiffResult {
+    init(_ diff: GitDiff) {
+        self.init(
+            patch: diff.patch,
+            files: diff.files.map { file in
+                File(
+                    oldPath: file.oldPath, newPath: file.newPath, status: file.status, isBinary: file.isBinary,
+                    additions: file.additions, deletions: file.deletions,
+                    hunks: file.hunks.map { hunk in
+                        Hunk(
+                            header: hunk.header, oldStart: hunk.oldStart, oldLines: hunk.oldLines, newStart: hunk.newStart,
+                            newLines: hunk.newLines,
+                            lines: hunk.lines.map {
+                                Line(origin: $0.origin, content: $0.content, oldLine: $0.oldLine, newLine: $0.newLine)
+                            })
+                    })
+            })
     }
 }

@@ -3,16 +3,12 @@ import DevModeGit
 import DevModeProtocol
 import DevModeStore
 import FoundationEssentials
-
-#if canImport(Glibc)
-import Glibc
-#endif
 import JSONRPC
-import Logging
 
-/// Projects and their files: every operation checks the caller's role on the project's workspace,
-/// resolves paths safely, writes atomically, checks versions under the project's lock, enforces the
-/// size limits, audits changes, and tells watching sessions what another session changed.
+/// Projects: their life (create, open, list, rename, delete, watch) here, and three rooms with one
+/// job each: `access` (rights, locks, the storage account, the one audited-change helper), `files`
+/// (list, read, write, delete, move; content coding) and `history` (vcs/*). Every change goes
+/// through `access.change`, so it is checked, locked, audited and told to the other watchers alike.
 public final class ProjectService: Sendable {
     public struct Settings: Sendable {
         /// Hosted projects live in `<dataDirectory>/projects/<id>`.
@@ -42,168 +38,67 @@ public final class ProjectService: Sendable {
 
     let settings: Settings
     let store: Store
-    private let locks = KeyedLocks()
-    private let repositories = LockedState<[String: GitRepository]>([:])
-    private let watchers = LockedState<[String: [ObjectIdentifier: (Session, Connection)]]>([:])
-    private let usage = LockedState<[String: Int]>([:])
-    /// Told of every change to a project's files (the local engines re-learn them).
-    private let observers = LockedState<[@Sendable (Project, [String]) -> Void]>([])
+    let access: ProjectAccess
+    let files: ProjectFiles
+    let history: ProjectHistory
+    let repositories = ProjectRepositories()
+    let watchers = ProjectWatchers()
 
     init(settings: Settings, store: Store) {
         self.settings = settings
         self.store = store
+        self.access = ProjectAccess(store: store, workspaceStorageBytes: settings.workspaceStorageBytes, watchers: watchers)
+        self.files = ProjectFiles(settings: settings, access: access, repositories: repositories)
+        self.history = ProjectHistory(settings: settings, access: access, repositories: repositories)
     }
 
-    // MARK: Access
+    // MARK: Shared with the other areas
 
-    /// The project and the actor's role in its workspace (at least `minimum`), or not found. For a
-    /// change (`auditing` names its method), a refusal is audited as denied.
+    /// The project and the actor's role in its workspace (at least `minimum`), or not found.
     func project(_ id: String, for actor: Principal, atLeast minimum: Role, auditing method: String? = nil) async throws
         -> Project
     {
-        do {
-            return try await store.read { transaction in
-                guard let project = try transaction.project(id: id) else { throw ResponseError.notFound("project", id) }
-                do {
-                    _ = try Directory.workspace(project.workspaceId, for: actor, atLeast: minimum, in: transaction)
-                } catch let error as ResponseError where error.code == .notFound {
-                    throw ResponseError.notFound("project", id)
-                }
-                return project
-            }
-        } catch let error as ResponseError {
-            if let method {
-                _ = try? await store.audit(
-                    AuditEvent(
-                        actor: actor.auditName, tenantId: actor.caller?.tenantId, method: method, target: id,
-                        outcome: .denied, detail: error.message))
-            }
-            throw error
-        }
+        try await access.project(id, for: actor, atLeast: minimum, auditing: method)
     }
 
     func repository(for project: Project) async throws -> GitRepository {
-        if let open = repositories.withLock({ $0[project.id] }) { return open }
-        let repository = try await GitRepository.open(at: project.root)
-        let (kept, extra) = repositories.withLock { open -> (GitRepository, GitRepository?) in
-            if let existing = open[project.id] { return (existing, repository) }
-            open[project.id] = repository
-            return (repository, nil)
-        }
-        if let extra { await extra.close() }
-        return kept
+        try await repositories.repository(for: project)
     }
 
-    /// Closes every open repository.
+    /// Closes every open repository, after writing any audit rows the store refused earlier.
     func close() async {
-        let open = repositories.withLock { all in defer { all = [:] }; return Array(all.values) }
-        for repository in open { await repository.close() }
+        if access.pendingAuditRows > 0 { await access.appendAuditBacklog() }
+        await repositories.close()
     }
 
     func forget(_ project: Project) async {
-        if let repository = repositories.withLock({ $0.removeValue(forKey: project.id) }) { await repository.close() }
-        watchers.withLock { _ = $0.removeValue(forKey: project.id) }
+        await repositories.forget(project)
+        watchers.forget(project)
     }
 
-    /// Runs an audited change under the project's lock; a refusal is audited too.
-    func change<T: Sendable>(
-        _ project: Project, method: String, target: String?, by actor: Principal,
-        _ body: @Sendable () async throws -> (T, detail: String?)
-    ) async throws -> T {
-        let event = { (outcome: AuditOutcome, detail: String?) in
-            AuditEvent(
-                actor: actor.auditName, tenantId: project.tenantId, workspaceId: project.workspaceId, method: method,
-                target: target.map { "\(project.id):\($0)" } ?? project.id, outcome: outcome, detail: detail)
-        }
-        do {
-            let (result, detail) = try await locks.withLock(project.id) { try await body() }
-            try await store.audit(event(.success, detail))
-            return result
-        } catch let error as ResponseError {
-            _ = try? await store.audit(event(.denied, error.message))
-            throw error
-        } catch {
-            _ = try? await store.audit(event(.failed, nil))
-            throw error
-        }
-    }
-
-    // MARK: Watching
-
-    func watch(_ project: Project, session: Session, connection: Connection, _ on: Bool) {
-        watchers.withLock { all in
-            if on {
-                all[project.id, default: [:]][ObjectIdentifier(session)] = (session, connection)
-            } else {
-                all[project.id]?.removeValue(forKey: ObjectIdentifier(session))
-            }
-        }
-    }
+    func forgetUsage(_ workspaceId: String) { access.forgetUsage(workspaceId) }
 
     /// Calls `observer` with the paths of every change to a project's files, from any session.
-    func observeChanges(_ observer: @escaping @Sendable (Project, [String]) -> Void) {
-        observers.withLock { $0.append(observer) }
+    func observeChanges(_ observer: @escaping @Sendable (Project, [String]) -> Void) { watchers.observe(observer) }
+
+    func sessionEnded(_ session: Session) { watchers.sessionEnded(session) }
+
+    /// The principal as a git author.
+    func signature(for actor: Principal) async throws -> GitSignature {
+        guard let caller = actor.caller else { return GitSignature(name: actor.auditName, email: "devmode@devmode.invalid", time: Date()) }
+        let email = try await store.read { try $0.user(id: caller.userId)?.email }
+        return GitSignature(name: caller.userName, email: email ?? "\(caller.userId)@devmode.invalid", time: Date())
     }
 
-    func sessionEnded(_ session: Session) {
-        watchers.withLock { all in
-            for key in all.keys { all[key]?.removeValue(forKey: ObjectIdentifier(session)) }
-        }
+    /// A project with what its description needs from git (the current branch).
+    func describe(_ project: Project) async -> ProjectDescription {
+        let branch = try? await repositories.repository(for: project).currentBranch()
+        return ProjectDescription(project: project, branch: branch ?? nil)
     }
+}
 
-    /// Tells every session watching the project, except the one that made the change.
-    func notify(_ project: Project, changes: [ProjectDidChangeFilesNotification.Change], cause: String, except origin: Session?) {
-        guard !changes.isEmpty else { return }
-        let paths = changes.map(\.path)
-        for observer in observers.withLock({ $0 }) { observer(project, paths) }
-        let targets = watchers.withLock { Array(($0[project.id] ?? [:]).values) }
-        let notification = ProjectDidChangeFilesNotification(projectId: project.id, changes: changes, cause: cause)
-        for (session, connection) in targets where session !== origin {
-            connection.send(notification)
-        }
-    }
-
-    // MARK: Storage
-
-    /// Bytes the workspace's hosted projects hold; measured once, then kept up to date by writes.
-    func workspaceUsage(_ workspaceId: String) async throws -> Int {
-        if let known = usage.withLock({ $0[workspaceId] }) { return known }
-        let projects = try await store.read { try $0.projects(workspaceId: workspaceId) }
-        let total = projects.filter { $0.kind == .hosted }.reduce(0) { $0 + FileSystem.usage($1.root) }
-        usage.withLock { $0[workspaceId] = total }
-        return total
-    }
-
-    func checkSizes(_ project: Project, newBytes: Int, replacing oldBytes: Int) async throws {
-        guard newBytes <= settings.maxFileBytes else {
-            throw ResponseError.payloadTooLarge(
-                "a file of \(newBytes) bytes", limit: settings.maxFileBytes, setting: "maxFileBytes")
-        }
-        guard project.kind == .hosted else { return }
-        try await checkStorage(project.workspaceId, growingBy: newBytes - oldBytes)
-    }
-
-    /// Refuses growth that would take the workspace's hosted projects over `workspaceStorageBytes`
-    /// (shrinking is always allowed).
-    func checkStorage(_ workspaceId: String, growingBy delta: Int) async throws {
-        let used = try await workspaceUsage(workspaceId)
-        let after = used + delta
-        if delta > 0 && after > settings.workspaceStorageBytes {
-            throw ResponseError(
-                code: .quotaExceeded,
-                message: "Quota exceeded: the workspace's storage would grow to \(after) bytes, over its limit",
-                data: [
-                    "limit": .int(settings.workspaceStorageBytes), "used": .int(used), "setting": "workspaceStorageBytes",
-                ])
-        }
-    }
-
-    func adjustUsage(_ project: Project, by delta: Int) {
-        guard project.kind == .hosted, delta != 0 else { return }
-        usage.withLock { if let known = $0[project.workspaceId] { $0[project.workspaceId] = known + delta } }
-    }
-
-    func forgetUsage(_ workspaceId: String) {
-        usage.withLock { _ = $0.removeValue(forKey: workspaceId) }
-    }
+/// A project as `ProjectInfo` shows it.
+struct ProjectDescription: Sendable {
+    var project: Project
+    var branch: String?
 }
