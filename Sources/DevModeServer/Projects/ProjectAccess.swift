@@ -233,11 +233,3 @@ final class ProjectAccess: Sendable {
         usage.withLock { _ = $0.removeValue(forKey: workspaceId) }
     }
 }
-
-extension ResponseError {
-    static func fileConflict(_ message: String, currentVersion: String?) -> ResponseError {
-        ResponseError(
-            code: .conflict, message: "Conflict: \(message)",
-            data: ["currentVersion": currentVersion.map { .string($0) } ?? .null])
-    }
-}
