@@ -75,6 +75,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most reply bytes queued for a peer that does not read before it is disconnected (maxOutboundBytes).")
     var maxOutboundBytes: Int = Limits().maxOutboundBytes
 
+    @Option(help: "TCP: most connections open at once; one more is refused with -32050 (maxConnections).")
+    var maxConnections: Int = TCPSettings().maxConnections
+    @Option(help: "TCP: most connections open at once from one peer address (maxConnectionsPerPeer).")
+    var maxConnectionsPerPeer: Int = TCPSettings().maxConnectionsPerPeer
+    @Option(help: "TCP: milliseconds a connection has to complete 'initialize' before it is closed; 0 turns it off (initializeTimeoutMs).")
+    var initializeTimeoutMs: Int = 10_000
+    @Option(help: "TCP: milliseconds a message may take from its first byte to its last before its connection is closed; 0 turns it off (messageTimeoutMs).")
+    var messageTimeoutMs: Int = 30_000
+    @Option(help: "TCP: milliseconds a signed-in connection may stay quiet (nothing received, nothing in flight) before it is closed; 0, the default, turns it off (idleTimeoutMs).")
+    var idleTimeoutMs: Int = 0
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -84,9 +95,16 @@ struct Serve: AsyncParsableCommand {
             ("max-batch-length", maxBatchLength), ("max-requests-in-flight", maxRequestsInFlight),
             ("max-outbound-bytes", maxOutboundBytes), ("max-file-bytes", maxFileBytes),
             ("workspace-storage-bytes", workspaceStorageBytes), ("max-open-documents", maxOpenDocuments),
-            ("max-document-bytes", maxDocumentBytes),
+            ("max-document-bytes", maxDocumentBytes), ("max-connections", maxConnections),
+            ("max-connections-per-peer", maxConnectionsPerPeer),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
+        }
+        for (name, value) in [
+            ("initialize-timeout-ms", initializeTimeoutMs), ("message-timeout-ms", messageTimeoutMs),
+            ("idle-timeout-ms", idleTimeoutMs),
+        ] where value < 0 {
+            throw ValidationError("--\(name) must not be negative (0 turns it off)")
         }
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must not be negative") }
     }
@@ -133,7 +151,8 @@ struct Serve: AsyncParsableCommand {
         if let address {
             let listener: TCPServer
             do {
-                listener = try await TCPServer.bind(host: address.host, port: address.port)
+                listener = try await TCPServer.bind(
+                    host: address.host, port: address.port, settings: tcpSettings, logger: Logger(label: "devmode.tcp"))
             } catch {
                 throw ValidationError("cannot listen on \(address): \(error)")
             }
@@ -153,6 +172,17 @@ struct Serve: AsyncParsableCommand {
         if let stdioService, stdioService.exitStatus != 0 {
             throw ExitCode(stdioService.exitStatus)
         }
+    }
+
+    var tcpSettings: TCPSettings {
+        var settings = TCPSettings()
+        settings.maxConnections = maxConnections
+        settings.maxConnectionsPerPeer = maxConnectionsPerPeer
+        func duration(_ milliseconds: Int) -> Duration? { milliseconds > 0 ? .milliseconds(milliseconds) : nil }
+        settings.initializeTimeout = duration(initializeTimeoutMs)
+        settings.messageTimeout = duration(messageTimeoutMs)
+        settings.idleTimeout = duration(idleTimeoutMs)
+        return settings
     }
 
     private func writeAtomically(_ text: String, to path: String) throws {

@@ -3,8 +3,10 @@ import JSONRPCNIO
 import Logging
 import ServiceLifecycle
 
-/// Serves every TCP connection a bound listener accepts, each its own session. On graceful
-/// shutdown it stops accepting, gives requests in flight the configured grace, then closes.
+/// Serves every TCP connection a bound listener accepts, each its own session, under the
+/// listener's caps and time limits (`TCPSettings`: the initialize limit lasts until the session has
+/// signed in). On graceful shutdown it stops accepting, gives requests in flight the configured
+/// grace, then closes.
 public struct TCPService: Service {
     private let server: DevModeServer
     private let listener: TCPServer
@@ -19,16 +21,26 @@ public struct TCPService: Service {
         let listener = self.listener
         server.logger.info("listening", metadata: ["address": "\(listener.host):\(listener.port)"])
         try await withGracefulShutdownHandler {
-            try await listener.run { reader, writer, peer in
-                let (connection, _) = server.makeConnection(transport: "tcp")
-                connection.logger.debug("accepted", metadata: ["peer": "\(peer)"])
-                await connection.run(input: reader, output: writer)
+            try await listener.run { peer in
+                let (connection, session) = server.makeConnection(transport: "tcp")
+                connection.logger.debug("accepted", metadata: ["peer": "\(peer.description)"])
+                await peer.serve(connection) { session.hasSignedIn }
             }
         } onGracefulShutdown: {
             Task {
                 await listener.close()
                 await server.stopAllConnections(grace: server.configuration.shutdownGrace)
             }
+        }
+    }
+}
+
+extension Session {
+    /// Whether `initialize` has succeeded on this session (it may since have shut down).
+    var hasSignedIn: Bool {
+        switch phase {
+        case .initialized, .shutdown, .exited: true
+        case .uninitialized, .refused: false
         }
     }
 }
