@@ -46,6 +46,13 @@ public protocol ByteReader: Sendable {
     func read() async throws -> [UInt8]?
 }
 
+/// A reader that is told, after each chunk it returned has been parsed, how many messages (or
+/// framing errors) came out of it and whether a message is left half-received. A transport uses it
+/// to drop a peer that sends a header or line too slowly.
+public protocol FramingObserver: Sendable {
+    func chunkParsed(completedMessages: Int, messageIncomplete: Bool)
+}
+
 /// Collects bytes to write and hands them to one writer task in as few writes as possible:
 /// everything queued while the previous write ran goes out in the next one.
 ///

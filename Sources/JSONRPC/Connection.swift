@@ -200,7 +200,9 @@ public final class Connection: Sendable {
             while !Task.isCancelled, let chunk = try await input.read() {
                 parser.feed(chunk)
                 var framingKnown = state.withLock { $0.framing != nil }
+                var completed = 0
                 while let event = parser.next() {
+                    completed += 1
                     if !framingKnown, let mode = parser.mode {
                         // Replies use the framing the peer speaks, from the very first one.
                         state.withLock { if $0.framing == nil { $0.framing = mode } }
@@ -215,6 +217,8 @@ public final class Connection: Sendable {
                     }
                     if Task.isCancelled { break }
                 }
+                (input as? any FramingObserver)?.chunkParsed(
+                    completedMessages: completed, messageIncomplete: !parser.isBetweenMessages)
             }
         } catch is CancellationError {
         } catch {

@@ -34,4 +34,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let tooManyRequests = ErrorCode(rawValue: -32021)
     /// A message, batch or other payload is over a size limit.
     public static let payloadTooLarge = ErrorCode(rawValue: -32022)
+    /// A connection refused at accept: the server is at `maxConnections` or the peer's address at
+    /// `maxConnectionsPerPeer`. Sent with id null, then the connection is closed.
+    public static let tooManyConnections = ErrorCode(rawValue: -32050)
+    /// A connection closed by a time limit: no `initialize` within `initializeTimeoutMs`, a message
+    /// that took longer than `messageTimeoutMs` to arrive, or an idle session past `idleTimeoutMs`.
+    /// Sent with id null, then the connection is closed.
+    public static let connectionTimedOut = ErrorCode(rawValue: -32051)
 }

@@ -71,6 +71,18 @@ public struct FrameParser: Sendable {
     /// Bytes held and not yet consumed (for tests of bounded memory).
     public var bufferedByteCount: Int { buffer.count - start }
 
+    /// Whether the parser waits for the first byte of a message (true) or holds part of one: some of
+    /// its header, body or line (false). Read after `next()` returned nil. A transport times out a
+    /// message that stays incomplete too long (a slow sender holding a connection).
+    public var isBetweenMessages: Bool {
+        switch state {
+        case .detecting, .resynchronizing: return true
+        case .headers(_, let blockBytes, _, _): return blockBytes == 0 && bufferedByteCount == 0
+        case .line: return bufferedByteCount == 0
+        case .body, .skippingBody, .skippingLine: return false
+        }
+    }
+
     public mutating func feed<C: Collection>(_ chunk: C) where C.Element == UInt8 {
         if start > 0 && (start >= 65_536 || start == buffer.count) {
             buffer.removeFirst(start)

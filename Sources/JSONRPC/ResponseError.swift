@@ -70,4 +70,17 @@ public struct ResponseError: Error, Hashable, Sendable, Codable {
             code: .payloadTooLarge, message: "\(what) is over the limit of \(limit)",
             data: ["limit": .int(limit), "setting": .string(setting)])
     }
+
+    public static func tooManyConnections(_ what: String, limit: Int, setting: String) -> ResponseError {
+        ResponseError(
+            code: .tooManyConnections, message: "Too many connections: \(what) (limit \(limit)); the connection is closed",
+            data: ["limit": .int(limit), "setting": .string(setting)])
+    }
+
+    /// `limitMs`: the time limit that ran out, in milliseconds; `setting`: its name.
+    public static func connectionTimedOut(_ what: String, limitMs: Int, setting: String) -> ResponseError {
+        ResponseError(
+            code: .connectionTimedOut, message: "Connection timed out: \(what) (limit \(limitMs) ms); the connection is closed",
+            data: ["limitMs": .int(limitMs), "setting": .string(setting)])
+    }
 }

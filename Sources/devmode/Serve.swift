@@ -88,6 +88,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Failed sign-ins from one address are audited as one row per this many milliseconds, with a count (signInAuditIntervalMs).")
     var signInAuditIntervalMs: Int = Int(SignInPolicy().auditInterval.components.seconds * 1000)
 
+    @Option(help: "TCP: most connections open at once; one more is refused with -32050 (maxConnections).")
+    var maxConnections: Int = TCPSettings().maxConnections
+    @Option(help: "TCP: most connections open at once from one peer address (maxConnectionsPerPeer).")
+    var maxConnectionsPerPeer: Int = TCPSettings().maxConnectionsPerPeer
+    @Option(help: "TCP: milliseconds a connection has to complete 'initialize' before it is closed; 0 turns it off (initializeTimeoutMs).")
+    var initializeTimeoutMs: Int = 10_000
+    @Option(help: "TCP: milliseconds a message may take from its first byte to its last before its connection is closed; 0 turns it off (messageTimeoutMs).")
+    var messageTimeoutMs: Int = 30_000
+    @Option(help: "TCP: milliseconds a signed-in connection may stay quiet (nothing received, nothing in flight) before it is closed; 0, the default, turns it off (idleTimeoutMs).")
+    var idleTimeoutMs: Int = 0
+
     @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
@@ -100,8 +111,15 @@ struct Serve: AsyncParsableCommand {
             ("max-document-bytes", maxDocumentBytes), ("sign-in-peer-burst", signInPeerBurst),
             ("sign-in-peer-interval-ms", signInPeerIntervalMs), ("sign-in-key-burst", signInKeyBurst),
             ("sign-in-key-interval-ms", signInKeyIntervalMs), ("sign-in-audit-interval-ms", signInAuditIntervalMs),
+            ("max-connections", maxConnections), ("max-connections-per-peer", maxConnectionsPerPeer),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
+        }
+        for (name, value) in [
+            ("initialize-timeout-ms", initializeTimeoutMs), ("message-timeout-ms", messageTimeoutMs),
+            ("idle-timeout-ms", idleTimeoutMs),
+        ] where value < 0 {
+            throw ValidationError("--\(name) must not be negative (0 turns it off)")
         }
         if shutdownGrace < 0 { throw ValidationError("--shutdown-grace must not be negative") }
         if outboundGrace < 0 { throw ValidationError("--outbound-grace must not be negative") }
@@ -155,7 +173,8 @@ struct Serve: AsyncParsableCommand {
             if let address {
                 let listener: TCPServer
                 do {
-                    listener = try await TCPServer.bind(host: address.host, port: address.port)
+                    listener = try await TCPServer.bind(
+                        host: address.host, port: address.port, settings: tcpSettings, logger: Logger(label: "devmode.tcp"))
                 } catch {
                     throw ValidationError("cannot listen on \(address): \(error)")
                 }
@@ -169,6 +188,17 @@ struct Serve: AsyncParsableCommand {
         if let stdioService, stdioService.exitStatus != 0 {
             throw ExitCode(stdioService.exitStatus)
         }
+    }
+
+    var tcpSettings: TCPSettings {
+        var settings = TCPSettings()
+        settings.maxConnections = maxConnections
+        settings.maxConnectionsPerPeer = maxConnectionsPerPeer
+        func duration(_ milliseconds: Int) -> Duration? { milliseconds > 0 ? .milliseconds(milliseconds) : nil }
+        settings.initializeTimeout = duration(initializeTimeoutMs)
+        settings.messageTimeout = duration(messageTimeoutMs)
+        settings.idleTimeout = duration(idleTimeoutMs)
+        return settings
     }
 
     private func writeAtomically(_ text: String, to path: String) throws {

@@ -152,7 +152,7 @@ final class ServerProcess: @unchecked Sendable {
     /// The data directory: a fresh temporary one unless given (never the user's own).
     let dataDirectory: String
 
-    init(arguments: [String], dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
+    init(program: String? = nil, arguments: [String], dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
         self.dataDirectory = dataDirectory ?? temporaryDataDirectory()
         var variables = ProcessInfo.processInfo.environment
         variables["DEVMODE_DATA_DIR"] = self.dataDirectory
@@ -163,7 +163,7 @@ final class ServerProcess: @unchecked Sendable {
             variables["DEVMODE_DATABASE_URL"] = try postgresDatabase(for: self.dataDirectory, variables)
         }
         for (key, value) in environment { variables[key] = value }
-        child = try ChildProcess(try devmodeBinary().path, arguments, environment: variables)
+        child = try ChildProcess(try program ?? devmodeBinary().path, arguments, environment: variables)
         for (fd, collector) in [(child.stdout, stdout), (child.stderr, stderr)] {
             Thread.detachNewThread {
                 var chunk = [UInt8](repeating: 0, count: 65_536)
@@ -321,13 +321,18 @@ func startTCPServer(extraArguments: [String] = []) throws -> (ServerProcess, Int
     let server = try ServerProcess(
         arguments: ["serve", "--listen", "127.0.0.1:0", "--port-file", portFile.path, "--enable-debug-methods", "--log-level", "debug"]
             + extraArguments, dataDirectory: dataDirectory)
+    return (server, try waitForPortFile(portFile, server: server), key)
+}
+
+/// Waits for a server's `--port-file` and returns the port in it.
+func waitForPortFile(_ portFile: URL, server: ServerProcess) throws -> Int {
     let deadline = Date().addingTimeInterval(15)
     while Date() < deadline {
         if let text = try? String(contentsOf: portFile, encoding: .utf8), text.hasSuffix("\n"),
             let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ":").last ?? "")
         {
             try? FileManager.default.removeItem(at: portFile)
-            return (server, port, key)
+            return port
         }
         usleep(10_000)
     }

@@ -3,8 +3,10 @@ import JSONRPCNIO
 import Logging
 import ServiceLifecycle
 
-/// Serves every TCP connection a bound listener accepts, each its own session. On graceful
-/// shutdown it stops accepting, gives requests in flight the configured grace, then closes.
+/// Serves every TCP connection a bound listener accepts, each its own session, under the
+/// listener's caps and time limits (`TCPSettings`: the initialize limit lasts until the session has
+/// signed in). On graceful shutdown it stops accepting, gives requests in flight the configured
+/// grace, then closes.
 public struct TCPService: Service {
     private let server: DevModeServer
     private let listener: TCPServer
@@ -19,10 +21,10 @@ public struct TCPService: Service {
         let listener = self.listener
         server.logger.info("listening", metadata: ["address": "\(listener.host):\(listener.port)"])
         try await withGracefulShutdownHandler {
-            try await listener.run { reader, writer, peer in
-                let (connection, _) = server.makeConnection(transport: "tcp", peer: PeerAddress.host(of: peer))
-                connection.logger.debug("accepted", metadata: ["peer": "\(peer)"])
-                await connection.run(input: reader, output: writer)
+            try await listener.run { peer in
+                let (connection, session) = server.makeConnection(transport: "tcp", peer: peer.address == "unknown" ? nil : peer.address)
+                connection.logger.debug("accepted", metadata: ["peer": "\(peer.description)"])
+                await peer.serve(connection) { session.hasSignedIn }
             }
         } onGracefulShutdown: {
             Task {
@@ -45,5 +47,15 @@ enum PeerAddress {
         }
         if text.hasPrefix("[") && text.hasSuffix("]") { text = text.dropFirst().dropLast() }
         return text.isEmpty || text == "unknown" ? nil : String(text)
+    }
+}
+
+extension Session {
+    /// Whether `initialize` has succeeded on this session (it may since have shut down).
+    var hasSignedIn: Bool {
+        switch phase {
+        case .initialized, .shutdown, .exited: true
+        case .uninitialized, .refused: false
+        }
     }
 }
