@@ -20,6 +20,8 @@ public final class DevModeServer: Sendable {
     let registry: MessageRegistry
     public let store: Store
     public let directory: Directory
+    /// Reading and verifying the audit log, with its rights.
+    let audit: AuditService
     public let projects: ProjectService
     /// Models, completion, local engines, usage.
     public let ai: AIService
@@ -60,6 +62,7 @@ public final class DevModeServer: Sendable {
         self.logger = logger
         self.store = store
         self.directory = Directory(store: store)
+        self.audit = AuditService(store: store)
         self.projects = ProjectService(settings: configuration.projects, store: store)
         self.ai = AIService(configuration: configuration, store: store, logger: logger)
         self.placement = CompletionPlacement(
