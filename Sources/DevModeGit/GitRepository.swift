@@ -108,6 +108,15 @@ public final class GitRepository: @unchecked Sendable {
             }
         }
     }
+
+    /// `perform`, waiting on the calling thread: for callers that are already on a thread of their
+    /// own (a search pool's), never on Swift's cooperative pool nor on this repository's queue.
+    func performBlocking<T>(_ body: (OpaquePointer) throws -> T) throws -> T {
+        try queue.sync {
+            guard let handle = self.handle else { throw GitError.closed }
+            return try body(handle)
+        }
+    }
 }
 
 // MARK: - Blobs

@@ -42,6 +42,10 @@ struct Serve: AsyncParsableCommand {
     var maxFileBytes: Int = 10 << 20
     @Option(help: "Most bytes a workspace's hosted projects may hold (workspaceStorageBytes).")
     var workspaceStorageBytes: Int = 1 << 30
+    @Option(help: "Threads that run file/search, shared by every session (searchThreads).")
+    var searchThreads: Int = SearchService.Settings().threads
+    @Option(help: "Most file/search requests one session may have in flight (maxSearchesPerSession).")
+    var maxSearchesPerSession: Int = SearchService.Settings().maxSearchesPerSession
 
     @Option(
         help: """
@@ -86,7 +90,8 @@ struct Serve: AsyncParsableCommand {
             ("max-batch-length", maxBatchLength), ("max-requests-in-flight", maxRequestsInFlight),
             ("max-outbound-bytes", maxOutboundBytes), ("max-file-bytes", maxFileBytes),
             ("workspace-storage-bytes", workspaceStorageBytes), ("max-open-documents", maxOpenDocuments),
-            ("max-document-bytes", maxDocumentBytes),
+            ("max-document-bytes", maxDocumentBytes), ("search-threads", searchThreads),
+            ("max-searches-per-session", maxSearchesPerSession),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
@@ -118,6 +123,7 @@ struct Serve: AsyncParsableCommand {
                 dataDirectory: storage.dataDirectory, maxFileBytes: maxFileBytes,
                 workspaceStorageBytes: workspaceStorageBytes,
                 allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot),
+            search: SearchService.Settings(threads: searchThreads, maxSearchesPerSession: maxSearchesPerSession),
             models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes)
         // Not migrated here: `DevModeServer.open` migrates (once), and `serve` closes the store
         // however the server ends.
