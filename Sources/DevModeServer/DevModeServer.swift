@@ -23,6 +23,8 @@ public final class DevModeServer: Sendable {
     /// Reading and verifying the audit log, with its rights.
     let audit: AuditService
     public let projects: ProjectService
+    /// `file/search`, on its own bounded pool.
+    public let search: SearchService
     /// Models, completion, local engines, usage.
     public let ai: AIService
     /// Where documents belong, the completion set-up at `initialize`, and document sync.
@@ -64,6 +66,7 @@ public final class DevModeServer: Sendable {
         self.directory = Directory(store: store)
         self.audit = AuditService(store: store)
         self.projects = ProjectService(settings: configuration.projects, store: store)
+        self.search = SearchService(settings: configuration.search, projects: projects)
         self.ai = AIService(configuration: configuration, store: store, logger: logger)
         self.placement = CompletionPlacement(
             projects: projects, directory: directory, store: store, ai: ai, maxDocumentBytes: configuration.maxDocumentBytes,

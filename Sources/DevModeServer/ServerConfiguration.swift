@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     /// Where hosted projects live, the file size and storage limits, and (local mode) the folders
     /// `project/open` may register.
     public var projects: ProjectService.Settings
+    /// `file/search`'s thread pool, its per-session limit and its clock.
+    public var search: SearchService.Settings
     /// Every model the server knows (the model registry file), and the default models of a
     /// workspace that never chose. With no file: only `local`.
     public var models: ModelRegistry
@@ -50,6 +52,7 @@ public struct ServerConfiguration: Sendable {
         shutdownGrace: Duration = .seconds(5), localMode: Bool = false, tokenSecret: [UInt8]? = nil,
         credentialRecheckInterval: Duration = .seconds(5),
         projects: ProjectService.Settings = ProjectService.Settings(dataDirectory: StoreLocation.defaultDataDirectory),
+        search: SearchService.Settings = SearchService.Settings(),
         models: ModelRegistry = ModelRegistry(), completion: CompletionPipeline.Settings = CompletionPipeline.Settings(),
         localEngine: LocalEngines.Settings = LocalEngines.Settings(), maxOpenDocuments: Int = 1_000,
         maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment,
@@ -65,6 +68,7 @@ public struct ServerConfiguration: Sendable {
         self.maxDocumentBytes = maxDocumentBytes
         self.environment = environment
         self.projects = projects
+        self.search = search
         self.localMode = localMode
         self.tokenSecret = tokenSecret
         self.credentialRecheckInterval = credentialRecheckInterval

@@ -45,6 +45,10 @@ struct DevModeBench: AsyncParsableCommand {
             type-ahead cache hits, request to response, against p50 ≤ 0.3 ms and p99 ≤ 1 ms; with \
             server/info and the pipeline alone beside them.
 
+            search: `file/search` in a DevModeServer in process: `(a+)+$` over "a"×18 + "!" and ×20, then \
+            1,000 literal searches over a generated 1,500-file project kept maxSearchesPerSession in flight \
+            by one client while another sends server/info one at a time (how long it waited).
+
             The load average is printed before each group.
             """
     )
@@ -52,7 +56,7 @@ struct DevModeBench: AsyncParsableCommand {
     @Option(help: "The devmode binary (default: the devmode next to this executable).")
     var devmode: String?
 
-    @Option(help: "transport, auth, audit, git, local-engine, completion or all (repeat or comma-separate for several).")
+    @Option(help: "transport, auth, audit, git, local-engine, completion, search or all (repeat or comma-separate for several).")
     var suite: [String] = ["all"]
 
     @Option(help: "Pipelined server/info requests per launch (measured; a warm-up comes first).")
@@ -99,6 +103,10 @@ struct DevModeBench: AsyncParsableCommand {
 
     @Option(help: "completion: inline completions timed per kind (misses, type-ahead hits).")
     var completionRequests: Int = 2_000
+    @Option(help: "search: literal file/search requests over the generated project.")
+    var searchRequests: Int = 1_000
+    @Option(help: "search: files in the generated project.")
+    var searchFiles: Int = 1_500
 
     @Flag(help: "Also print the figures as one JSON object (last line of the output).")
     var json = false
@@ -118,6 +126,7 @@ struct DevModeBench: AsyncParsableCommand {
         case transport, auth, audit, git
         case localEngine = "local-engine"
         case completion
+        case search
     }
 
     /// The suites asked for, in their fixed order.
@@ -135,7 +144,7 @@ struct DevModeBench: AsyncParsableCommand {
         let known = Set(Suite.allCases.map(\.rawValue) + ["all"])
         for name in suite.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
         where !known.contains(name) {
-            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine, completion or all")
+            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine, completion, search or all")
         }
         if let authRuns { guard authRuns >= 1 else { throw ValidationError("--auth-runs must be at least 1") } }
         guard initializeSamples >= 1 else { throw ValidationError("--initialize-samples must be at least 1") }
@@ -151,7 +160,7 @@ struct DevModeBench: AsyncParsableCommand {
         let binary = devmode ?? Self.siblingDevmode()
         let suites = self.suites
         // The in-process suites need no devmode binary.
-        guard Set(suites).isSubset(of: [.localEngine, .completion]) || FileManager.default.isExecutableFile(atPath: binary) else {
+        guard Set(suites).isSubset(of: [.localEngine, .completion, .search]) || FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("no executable devmode at \(binary)")
         }
         let workDirectory = NSTemporaryDirectory() + "devmode-bench-\(getpid())"
@@ -281,6 +290,19 @@ struct DevModeBench: AsyncParsableCommand {
             } catch {
                 failures.append("completion: \(error)")
                 print("completion: FAILED: \(error)")
+            }
+        }
+
+        if suites.contains(.search) {
+            header(.search)
+            let suite = SearchSuite(files: max(1, searchFiles), requests: max(1, searchRequests))
+            do {
+                let figures = try await suite.run(workDirectory: workDirectory, progress: { print($0) })
+                print("")
+                print(suite.table(figures))
+            } catch {
+                failures.append("search: \(error)")
+                print("search: FAILED: \(error)")
             }
         }
 

@@ -42,6 +42,10 @@ struct Serve: AsyncParsableCommand {
     var maxFileBytes: Int = 10 << 20
     @Option(help: "Most bytes a workspace's hosted projects may hold (workspaceStorageBytes).")
     var workspaceStorageBytes: Int = 1 << 30
+    @Option(help: "Threads that run file/search, shared by every session (searchThreads).")
+    var searchThreads: Int = SearchService.Settings().threads
+    @Option(help: "Most file/search requests one session may have in flight (maxSearchesPerSession).")
+    var maxSearchesPerSession: Int = SearchService.Settings().maxSearchesPerSession
 
     @Option(
         help: """
@@ -112,6 +116,7 @@ struct Serve: AsyncParsableCommand {
             ("sign-in-peer-interval-ms", signInPeerIntervalMs), ("sign-in-key-burst", signInKeyBurst),
             ("sign-in-key-interval-ms", signInKeyIntervalMs), ("sign-in-audit-interval-ms", signInAuditIntervalMs),
             ("max-connections", maxConnections), ("max-connections-per-peer", maxConnectionsPerPeer),
+            ("search-threads", searchThreads), ("max-searches-per-session", maxSearchesPerSession),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
@@ -151,6 +156,7 @@ struct Serve: AsyncParsableCommand {
                 dataDirectory: storage.dataDirectory, maxFileBytes: maxFileBytes,
                 workspaceStorageBytes: workspaceStorageBytes,
                 allowedRoots: allowedRoot.isEmpty ? [FileManager.default.homeDirectoryForCurrentUser.path] : allowedRoot),
+            search: SearchService.Settings(threads: searchThreads, maxSearchesPerSession: maxSearchesPerSession),
             models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes,
             signIn: SignInPolicy(
                 peerBurst: signInPeerBurst, peerInterval: .milliseconds(signInPeerIntervalMs), keyBurst: signInKeyBurst,
