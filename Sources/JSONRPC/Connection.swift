@@ -214,6 +214,12 @@ public final class Connection: Sendable {
                     case .error(let error):
                         logger.debug("framing error", metadata: ["error": "\(error.message)"])
                         write(OutgoingMessage.error(error, id: nil))
+                        if parser.gaveUp {
+                            logger.debug(
+                                "closing after repeated framing errors",
+                                metadata: ["limit": "\(limits.maxFramingErrors)", "setting": "maxFramingErrors"])
+                            close()
+                        }
                     }
                     if Task.isCancelled { break }
                 }

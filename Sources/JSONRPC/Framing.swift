@@ -30,12 +30,20 @@ public enum FramingMode: Sendable, Hashable {
 /// errors for the peer. A value type with no I/O, so every edge is tested by feeding bytes.
 ///
 /// - In `auto` mode the first non-blank byte decides: `{` or `[` means newline-delimited JSON,
-///   anything else the LSP base protocol.
+///   anything else the LSP base protocol. A UTF-8 byte order mark before it is skipped.
 /// - Header names are case-insensitive; `Content-Type` and unknown headers are tolerated.
 /// - A body over `maxMessageBytes` is skipped as it streams (never buffered) and reported.
+/// - A body or line is checked as strict JSON (`JSONScanner`) while it streams in: a batch over
+///   `maxBatchLength`, nesting over `maxNestingDepth`, a raw control character in a string, a
+///   duplicate key or any other invalid byte is reported at once and the rest of that body or line
+///   is skipped without being buffered. A byte order mark at the start of a body or line is skipped.
 /// - After a header block it cannot use (missing, negative or non-numeric `Content-Length`, an
 ///   over-long line or block, a line without a colon) the parser reports a parse error and skips
 ///   to the next `Content-Length:` it sees, so one bad frame costs only itself.
+/// - After `maxFramingErrors` errors in a row (no usable message between them) it gives up:
+///   `gaveUp` turns true and it yields nothing more; the connection closes.
+/// - Once a message is handed out and nothing else is buffered, the buffer is released, so an idle
+///   connection holds no copy of its last message.
 public struct FrameParser: Sendable {
     public enum Event: Sendable, Equatable {
         case message(Data)
@@ -45,11 +53,14 @@ public struct FrameParser: Sendable {
     private enum State: Sendable {
         case detecting
         case headers(contentLength: Int?, blockBytes: Int, problem: String?, sawHeader: Bool)
-        case body(length: Int)
+        /// `scanned` bytes of the body have been checked so far.
+        case body(length: Int, scanned: Int)
         case skippingBody(remaining: Int)
         case resynchronizing
-        case line
+        /// `scanned` bytes of the line have been checked so far.
+        case line(scanned: Int)
         case skippingLine
+        case gaveUp
     }
 
     public private(set) var mode: FramingMode?
@@ -57,14 +68,20 @@ public struct FrameParser: Sendable {
     private var buffer: [UInt8] = []
     private var start = 0
     private let limits: Limits
+    private var scanner: JSONScanner
+    private var errorsInARow = 0
+
+    /// Above this capacity, an emptied buffer is released rather than kept for the next message.
+    private static let retainedCapacity = 64 << 10
 
     public init(mode: FramingMode? = nil, limits: Limits = Limits()) {
         self.mode = mode
         self.limits = limits
+        scanner = JSONScanner(limits: limits)
         switch mode {
         case nil: state = .detecting
         case .contentLength?: state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
-        case .newlineDelimited?: state = .line
+        case .newlineDelimited?: state = .line(scanned: 0)
         }
     }
 
@@ -76,14 +93,25 @@ public struct FrameParser: Sendable {
     /// message that stays incomplete too long (a slow sender holding a connection).
     public var isBetweenMessages: Bool {
         switch state {
-        case .detecting, .resynchronizing: return true
+        case .detecting, .resynchronizing, .gaveUp: return true
         case .headers(_, let blockBytes, _, _): return blockBytes == 0 && bufferedByteCount == 0
         case .line: return bufferedByteCount == 0
         case .body, .skippingBody, .skippingLine: return false
         }
     }
 
+    /// Bytes of memory the buffer holds, consumed or not (for tests that idle connections hold none).
+    public var bufferCapacity: Int { buffer.capacity }
+
+    /// True once `maxFramingErrors` errors came in a row: the peer is not speaking the protocol,
+    /// and the connection should be closed. The parser yields no more events.
+    public var gaveUp: Bool {
+        if case .gaveUp = state { return true }
+        return false
+    }
+
     public mutating func feed<C: Collection>(_ chunk: C) where C.Element == UInt8 {
+        if case .gaveUp = state { return }
         if start > 0 && (start >= 65_536 || start == buffer.count) {
             buffer.removeFirst(start)
             start = 0
@@ -93,14 +121,52 @@ public struct FrameParser: Sendable {
 
     /// The next event, or nil when more bytes are needed.
     public mutating func next() -> Event? {
+        if let event = nextEvent() {
+            switch event {
+            case .message:
+                errorsInARow = 0
+            case .error:
+                errorsInARow += 1
+                if errorsInARow >= limits.maxFramingErrors {
+                    state = .gaveUp
+                    buffer = []
+                    start = 0
+                }
+            }
+            return event
+        }
+        if start == buffer.count {
+            if buffer.capacity > Self.retainedCapacity {
+                buffer = []
+            } else {
+                buffer.removeAll(keepingCapacity: true)
+            }
+            start = 0
+        }
+        return nil
+    }
+
+    private mutating func nextEvent() -> Event? {
         while true {
             switch state {
+            case .gaveUp:
+                return nil
+
             case .detecting:
                 while start < buffer.count && JSONScan.isWhitespace(buffer[start]) { start += 1 }
                 guard start < buffer.count else { return nil }
+                if buffer[start] == 0xEF {
+                    // A byte order mark before the first message: skipped, as at the start of any body.
+                    guard buffer.count - start >= 3 else { return nil }
+                    if buffer[start + 1] == 0xBB && buffer[start + 2] == 0xBF {
+                        start += 3
+                        continue
+                    }
+                }
                 if buffer[start] == UInt8(ascii: "{") || buffer[start] == UInt8(ascii: "[") {
                     mode = .newlineDelimited
-                    state = .line
+                    state = .line(scanned: 0)
+                    scanner = JSONScanner(limits: limits)
                 } else {
                     mode = .contentLength
                     state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
@@ -147,7 +213,8 @@ public struct FrameParser: Sendable {
                             .payloadTooLarge(
                                 "a message of \(length) bytes", limit: limits.maxMessageBytes, setting: "maxMessageBytes"))
                     }
-                    state = .body(length: length)
+                    state = .body(length: length, scanned: 0)
+                    scanner = JSONScanner(limits: limits)
                     continue
                 }
                 sawHeader = true
@@ -156,12 +223,27 @@ public struct FrameParser: Sendable {
                 }
                 state = .headers(contentLength: contentLength, blockBytes: blockBytes, problem: problem, sawHeader: sawHeader)
 
-            case .body(let length):
-                guard buffer.count - start >= length else { return nil }
-                let body = Data(buffer[start..<start + length])
+            case .body(let length, let scanned):
+                // Check what has arrived; each byte once.
+                let available = min(buffer.count - start, length)
+                if available > scanned {
+                    let from = start + scanned
+                    let to = start + available
+                    if let failure = buffer.withUnsafeBufferPointer({ scanner.scan(UnsafeBufferPointer(rebasing: $0[from..<to])) }) {
+                        start = to
+                        state = available == length
+                            ? .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
+                            : .skippingBody(remaining: length - available)
+                        return .error(failure)
+                    }
+                    state = .body(length: length, scanned: available)
+                }
+                guard available == length else { return nil }
+                let bodyStart = start + scanner.prefixLength
                 start += length
                 state = .headers(contentLength: nil, blockBytes: 0, problem: nil, sawHeader: false)
-                return .message(body)
+                if let failure = scanner.finish() { return .error(failure) }
+                return .message(Data(buffer[bodyStart..<start]))
 
             case .skippingBody(let remaining):
                 let available = buffer.count - start
@@ -183,9 +265,27 @@ public struct FrameParser: Sendable {
                 start = max(start, buffer.count - (Self.contentLengthName.count - 1))
                 return nil
 
-            case .line:
+            case .line(let scanned):
+                // Search for the newline and check the JSON in the same single pass over new bytes.
                 let searchEnd = min(buffer.count, start + limits.maxMessageBytes + 2)
-                guard let newline = buffer[start..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) else {
+                let from = start + scanned
+                let newline = from < searchEnd ? buffer[from..<searchEnd].firstIndex(of: UInt8(ascii: "\n")) : nil
+                let scanEnd = newline ?? searchEnd
+                if scanEnd > from,
+                    let failure = buffer.withUnsafeBufferPointer({ scanner.scan(UnsafeBufferPointer(rebasing: $0[from..<scanEnd])) })
+                {
+                    if let newline {
+                        start = newline + 1
+                        scanner = JSONScanner(limits: limits)
+                        state = .line(scanned: 0)
+                    } else {
+                        start = scanEnd
+                        state = .skippingLine
+                    }
+                    return .error(failure)
+                }
+                guard let newline else {
+                    state = .line(scanned: scanEnd - start)
                     if buffer.count - start > limits.maxMessageBytes + 1 {
                         start = searchEnd  // Not past it: the line's newline and the next lines may be buffered.
                         state = .skippingLine
@@ -199,6 +299,8 @@ public struct FrameParser: Sendable {
                 var lineStart = start
                 var lineEnd = newline
                 start = newline + 1
+                state = .line(scanned: 0)
+                defer { scanner = JSONScanner(limits: limits) }
                 while lineStart < lineEnd && JSONScan.isWhitespace(buffer[lineStart]) { lineStart += 1 }
                 while lineEnd > lineStart && JSONScan.isWhitespace(buffer[lineEnd - 1]) { lineEnd -= 1 }
                 if lineStart == lineEnd { continue }
@@ -208,12 +310,14 @@ public struct FrameParser: Sendable {
                             "a message line over \(limits.maxMessageBytes) bytes", limit: limits.maxMessageBytes,
                             setting: "maxMessageBytes"))
                 }
-                return .message(Data(buffer[lineStart..<lineEnd]))
+                if let failure = scanner.finish() { return .error(failure) }
+                return .message(Data(buffer[lineStart + scanner.prefixLength..<lineEnd]))
 
             case .skippingLine:
                 if let newline = buffer[start...].firstIndex(of: UInt8(ascii: "\n")) {
                     start = newline + 1
-                    state = .line
+                    scanner = JSONScanner(limits: limits)
+                    state = .line(scanned: 0)
                     continue
                 }
                 start = buffer.count

@@ -46,6 +46,8 @@ public final class MessageDecodingContext: Sendable {
     }
 
     static let userInfoKey = CodingUserInfoKey(rawValue: "devmode.jsonrpc.context")!
+    /// The batch indices (0 for a single message) whose `"id"` is a number but not an integer.
+    static let nonIntegerIDsKey = CodingUserInfoKey(rawValue: "devmode.jsonrpc.nonIntegerIDs")!
 }
 
 enum MessageKeys: String, CodingKey {
@@ -60,6 +62,12 @@ struct IncomingMessageBox: Decodable {
     init(from decoder: any Decoder) throws {
         guard let context = decoder.userInfo[MessageDecodingContext.userInfoKey] as? MessageDecodingContext else {
             preconditionFailure("decode messages with JSONRPCDecoder")
+        }
+        let nonIntegerIDs = decoder.userInfo[MessageDecodingContext.nonIntegerIDsKey] as? Set<Int> ?? []
+        if nonIntegerIDs.contains(decoder.codingPath.last?.intValue ?? 0) {
+            // `1.0` would read as the integer 1 and be answered under an id the peer never sent.
+            message = .invalid(.invalidRequest("\"id\" must be a string or an integer"), reply: .null)
+            return
         }
         message = Self.decode(decoder, context: context)
     }
@@ -247,40 +255,21 @@ public struct JSONRPCDecoder {
         self.limits = limits
     }
 
+    /// Decodes one payload. It is checked as strict JSON first (the framing parser has already
+    /// done so for what it hands out; this pass is for callers that did not use it, and finds the
+    /// ids that are numbers but not integers).
     public func decode(_ payload: Data) -> DecodedPayload {
-        guard let first = payload.first(where: { !JSONScan.isWhitespace($0) }) else {
-            return .failure(.parseError("empty message"))
+        let scan = JSONScanner.scanning(payload, limits: limits)
+        if let failure = scan.failure {
+            return .failure(failure)
         }
-        // JSONDecoder checks a string's UTF-8 only when that string is decoded (and then as a params error).
-        guard String(validating: payload, as: UTF8.self) != nil else {
-            return .failure(.parseError("not valid UTF-8"))
-        }
-        guard JSONScan.nestingDepth(of: payload, atMost: limits.maxNestingDepth) else {
-            return .failure(
-                .invalidRequest(
-                    "JSON nesting is deeper than the limit of \(limits.maxNestingDepth)",
-                    data: ["limit": .int(limits.maxNestingDepth), "setting": "maxNestingDepth"]))
-        }
+        let text = scan.prefixLength > 0 ? payload.dropFirst(scan.prefixLength) : payload
+        decoder.userInfo[MessageDecodingContext.nonIntegerIDsKey] = Set(scan.nonIntegerIDMembers)
         do {
-            switch first {
-            case UInt8(ascii: "["):
-                let boxes = try decoder.decode([IncomingMessageBox].self, from: payload)
-                if boxes.isEmpty {
-                    return .failure(.invalidRequest("empty batch"))
-                }
-                if boxes.count > limits.maxBatchLength {
-                    return .failure(
-                        .payloadTooLarge("batch of \(boxes.count) messages", limit: limits.maxBatchLength, setting: "maxBatchLength"))
-                }
-                return .batch(boxes.map(\.message))
-            case UInt8(ascii: "{"):
-                return .single(try decoder.decode(IncomingMessageBox.self, from: payload).message)
-            default:
-                if (try? JSONDecoder().decode(JSONValue.self, from: payload)) != nil {
-                    return .failure(.invalidRequest("a message is a JSON object or a batch array"))
-                }
-                return .failure(.parseError("not valid JSON"))
+            if scan.isBatch {
+                return .batch(try decoder.decode([IncomingMessageBox].self, from: text).map(\.message))
             }
+            return .single(try decoder.decode(IncomingMessageBox.self, from: text).message)
         } catch {
             return .failure(.parseError("not valid JSON (or not UTF-8)"))
         }
@@ -290,34 +279,5 @@ public struct JSONRPCDecoder {
 enum JSONScan {
     static func isWhitespace(_ byte: UInt8) -> Bool {
         byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09
-    }
-
-    /// True when arrays and objects nest no deeper than `limit`. A linear scan that skips strings,
-    /// run before decoding so that a hostile message cannot make the decoder recurse deeply.
-    static func nestingDepth(of bytes: Data, atMost limit: Int) -> Bool {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "{"), UInt8(ascii: "["):
-                depth += 1
-                if depth > limit { return false }
-            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
-            default: break
-            }
-        }
-        return true
     }
 }

@@ -23,6 +23,10 @@ public struct Limits: Sendable, Equatable {
     /// How long a peer over `maxOutboundBytes` may take to read the write in progress before it is
     /// disconnected (`outboundGrace`, `--outbound-grace` in seconds).
     public var outboundGrace: Duration = .seconds(5)
+    /// Framing and JSON errors in a row (no usable message between them) after which the connection
+    /// is closed (`maxFramingErrors`): a peer that does not speak the protocol is answered a few
+    /// times, not once per bad byte run.
+    public var maxFramingErrors: Int = 10
 
     public init() {}
 }

@@ -80,6 +80,8 @@ struct Serve: AsyncParsableCommand {
     var maxOutboundBytes: Int = Limits().maxOutboundBytes
     @Option(help: "Seconds a peer over --max-outbound-bytes may take to read the write in progress before it is disconnected (outboundGrace).")
     var outboundGrace: Double = Double(Limits().outboundGrace.wholeMilliseconds) / 1000
+    @Option(help: "Framing or JSON errors in a row after which a connection is closed (maxFramingErrors).")
+    var maxFramingErrors: Int = Limits().maxFramingErrors
 
     @Option(help: "Failed sign-ins one peer address may make at once before it is throttled (signInPeerBurst).")
     var signInPeerBurst: Int = SignInPolicy().peerBurst
@@ -110,7 +112,7 @@ struct Serve: AsyncParsableCommand {
             ("max-message-bytes", maxMessageBytes), ("max-header-line-bytes", maxHeaderLineBytes),
             ("max-header-block-bytes", maxHeaderBlockBytes), ("max-nesting-depth", maxNestingDepth),
             ("max-batch-length", maxBatchLength), ("max-requests-in-flight", maxRequestsInFlight),
-            ("max-outbound-bytes", maxOutboundBytes), ("max-file-bytes", maxFileBytes),
+            ("max-outbound-bytes", maxOutboundBytes), ("max-framing-errors", maxFramingErrors), ("max-file-bytes", maxFileBytes),
             ("workspace-storage-bytes", workspaceStorageBytes), ("max-open-documents", maxOpenDocuments),
             ("max-document-bytes", maxDocumentBytes), ("sign-in-peer-burst", signInPeerBurst),
             ("sign-in-peer-interval-ms", signInPeerIntervalMs), ("sign-in-key-burst", signInKeyBurst),
@@ -147,6 +149,7 @@ struct Serve: AsyncParsableCommand {
         limits.maxRequestsInFlight = maxRequestsInFlight
         limits.maxOutboundBytes = maxOutboundBytes
         limits.outboundGrace = .milliseconds(Int(outboundGrace * 1000))
+        limits.maxFramingErrors = maxFramingErrors
         let registry = try loadModelRegistry()
         let configuration = ServerConfiguration(
             limits: limits, enableDebugMethods: enableDebugMethods,

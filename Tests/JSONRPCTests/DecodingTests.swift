@@ -396,4 +396,109 @@ struct DecodingTests {
         #expect(error.code == .parseError)
         #expect(reply == ReplyTarget.none)
     }
+
+    // MARK: Strict JSON (RFC 8259, issue 10)
+
+    @Test(
+        "what RFC 8259 does not allow is a parse error (-32700)",
+        arguments: [
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a\u{01}b"}}"#,
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/echo\",\"params\":{\"text\":\"line\nbreak\"}}",
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/echo\",\"params\":{\"text\":\"tab\there\"}}",
+            #"{"jsonrpc":"2.0","id":01,"method":"test/echo"}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo",}"#,
+            #"[{"jsonrpc":"2.0","method":"a"},]"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"\x"}}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"\u12"}}"#,
+            #"{"jsonrpc":"2.0","id":-,"method":"test/echo"}"#,
+            #"{"jsonrpc":"2.0","id":1.,"method":"test/echo"}"#,
+            #"{"jsonrpc":"2.0","id":tru,"method":"test/echo"}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo"}{}"#,
+        ])
+    func strictGrammar(text: String) {
+        #expect(failure(decode(text))?.code == .parseError, "\(text)")
+    }
+
+    @Test("a raw control character in a string is refused, also through the framing parser")
+    func controlCharacterRefused() throws {
+        let text = "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"test/echo\",\"params\":{\"text\":\"a\u{0}b\"}}"
+        let error = try #require(failure(decode(text)))
+        #expect(error.code == .parseError)
+        #expect(error.message.contains("control character"))
+        var parser = FrameParser()
+        let events = parser.feedAndDrain(lspFrame(text))
+        #expect(events.map(\.failure?.code) == [.parseError])
+        // Escaped, the same character is fine.
+        let escaped = #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a\u0000b\n"}}"#
+        let (request, _) = try #require(decodedRequest(decode(escaped)))
+        #expect((request as? EchoRequest)?.text == "a\u{0}b\n")
+    }
+
+    @Test(
+        "duplicate keys are refused (-32700), compared after unescaping, at any depth",
+        arguments: [
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a"},"method":"test/fail"}"#,
+            #"{"jsonrpc":"2.0","id":1,"id":2,"method":"test/echo","params":{"text":"a"}}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a","text":"b"}}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a","t\u0065xt":"b"}}"#,
+            #"{"jsonrpc":"2.0","id":1,"method":"test/any","params":{"value":[{"é":1,"\u00e9":2}]}}"#,
+        ])
+    func duplicateKeysRefused(text: String) throws {
+        let error = try #require(failure(decode(text)), "\(text)")
+        #expect(error.code == .parseError)
+        #expect(error.message.contains("duplicate key"))
+    }
+
+    @Test("the same key in different objects is not a duplicate")
+    func sameKeyInDifferentObjects() throws {
+        let text = #"{"jsonrpc":"2.0","id":1,"method":"test/any","params":{"value":[{"id":1},{"id":1,"x":{"id":2}}]}}"#
+        #expect(decodedRequest(decode(text)) != nil)
+    }
+
+    @Test("an id that is a number but not an integer is an invalid request with id null", arguments: ["1.0", "1e0", "-2.5", "1E+2"])
+    func nonIntegerID(id: String) throws {
+        let (error, reply) = try #require(invalid(decode(#"{"jsonrpc":"2.0","id":"# + id + #","method":"test/echo","params":{"text":"a"}}"#)))
+        #expect(error.code == .invalidRequest)
+        #expect(error.message.contains("string or an integer"))
+        #expect(reply == .null)
+    }
+
+    @Test("integer and string ids still decode; a fraction inside params is not the message's id")
+    func integerIDs() throws {
+        #expect(decodedRequest(decode(#"{"jsonrpc":"2.0","id":-7,"method":"test/echo","params":{"text":"a"}}"#))?.id == .number(-7))
+        #expect(decodedRequest(decode(#"{"jsonrpc":"2.0","id":"1.0","method":"test/echo","params":{"text":"a"}}"#))?.id == .string("1.0"))
+        let (request, id) = try #require(decodedRequest(decode(#"{"jsonrpc":"2.0","id":3,"method":"test/any","params":{"value":{"id":1.5}}}"#)))
+        #expect(id == .number(3))
+        #expect((request as? AnyValueRequest)?.value == ["id": .double(1.5)])
+    }
+
+    @Test("in a batch, only the member whose id is not an integer is refused")
+    func nonIntegerIDInBatch() throws {
+        let text = #"[{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a"}},{"jsonrpc":"2.0","id":2.0,"method":"test/echo","params":{"text":"b"}}]"#
+        guard case .batch(let members) = decode(text) else {
+            Issue.record("not a batch")
+            return
+        }
+        try #require(members.count == 2)
+        if case .request(_, let id) = members[0] { #expect(id == .number(1)) } else { Issue.record("member 0: \(members[0])") }
+        #expect(invalid(members[1])?.reply == .null)
+        #expect(invalid(members[1])?.error.code == .invalidRequest)
+    }
+
+    @Test("a UTF-8 BOM before the payload is skipped; inside it, it is a parse error")
+    func byteOrderMark() throws {
+        let text = #"{"jsonrpc":"2.0","id":1,"method":"test/echo","params":{"text":"a"}}"#
+        #expect(decodedRequest(decode(Data([0xEF, 0xBB, 0xBF]) + Data(text.utf8)))?.id == .number(1))
+        #expect(failure(decode(Data(" ".utf8) + Data([0xEF, 0xBB, 0xBF]) + Data(text.utf8)))?.code == .parseError)
+        #expect(failure(decode(Data([0xEF, 0xBB]) + Data(text.utf8)))?.code == .parseError)
+    }
+
+    @Test("a 2 MB batch of [1,1,…] is refused at member maxBatchLength + 1 without decoding")
+    func hugeBatchOfScalars() throws {
+        let body = "[" + Array(repeating: "1", count: 1_000_000).joined(separator: ",") + "]"
+        let error = try #require(failure(decode(body)))
+        #expect(error.code == .payloadTooLarge)
+        #expect(error.data?["setting"]?.stringValue == "maxBatchLength")
+    }
 }
+

@@ -360,4 +360,174 @@ struct FramingTests {
         #expect(tooLong.utf8.count == limits.maxMessageBytes + 1)
         #expect(parser.feedAndDrain([UInt8](tooLong + "\n" + first + "\n")).map(\.failure?.code) == [.payloadTooLarge, nil])
     }
+
+    // MARK: Limits counted while the body streams in (issue 10)
+
+    /// `[{},{},…]` over the batch limit: refused when the member past the limit begins, the rest
+    /// skipped as it streams (never buffered, never decoded), and the next message still works.
+    @Test("a batch over maxBatchLength is answered -32022 as the member past the limit arrives; the rest is skipped")
+    func batchOverLimitWhileStreaming() throws {
+        var limits = Limits()
+        limits.maxBatchLength = 3
+        for lsp in [true, false] {
+            var parser = FrameParser(mode: lsp ? .contentLength : .newlineDelimited, limits: limits)
+            let members = 200_000
+            let body = "[" + Array(repeating: "{}", count: members).joined(separator: ",") + "]"
+            let bytes = [UInt8](body.utf8)
+            if lsp { #expect(parser.feedAndDrain([UInt8]("Content-Length: \(bytes.count)\r\n\r\n")).isEmpty) }
+            // Three members and the comma: nothing yet.
+            #expect(parser.feedAndDrain(bytes[..<10]).isEmpty)
+            let events = parser.feedAndDrain(bytes[10..<11])  // the fourth member's `{`
+            try #require(events.count == 1, "lsp: \(lsp)")
+            let error = try #require(events[0].failure)
+            #expect(error.code == .payloadTooLarge)
+            #expect(error.data?["limit"]?.intValue == 3)
+            #expect(error.data?["setting"]?.stringValue == "maxBatchLength")
+            var maxBuffered = 0
+            var offset = 11
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + 4096)
+                #expect(parser.feedAndDrain(bytes[offset..<end]).isEmpty)
+                maxBuffered = max(maxBuffered, parser.bufferedByteCount)
+                offset = end
+            }
+            #expect(maxBuffered == 0, "lsp: \(lsp)")
+            let next = lsp ? lspFrame(valid) : [UInt8]("\n" + valid + "\n")
+            #expect(parser.feedAndDrain(next).map(\.body) == [valid], "lsp: \(lsp)")
+        }
+    }
+
+    @Test("a batch over the limit, split at every byte, answers one -32022 and the next message comes out")
+    func batchOverLimitSplitAnywhere() {
+        var limits = Limits()
+        limits.maxBatchLength = 2
+        let body = #"[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","method":"b"},{"jsonrpc":"2.0","method":"c"}]"#
+        for lsp in [true, false] {
+            let bytes = lsp ? lspFrame(body) + lspFrame(valid) : [UInt8](body + "\n" + valid + "\n")
+            for split in 1..<bytes.count {
+                var parser = FrameParser(limits: limits)
+                let events = parser.feedAndDrain(bytes[..<split]) + parser.feedAndDrain(bytes[split...])
+                #expect(events.map(\.failure?.code) == [.payloadTooLarge, nil], "lsp \(lsp), split at \(split)")
+                #expect(events.last?.body == valid, "lsp \(lsp), split at \(split)")
+            }
+        }
+    }
+
+    @Test("nesting over maxNestingDepth is answered -32600 at the bracket that crosses it, before the rest arrives")
+    func nestingOverLimitWhileStreaming() throws {
+        var parser = FrameParser(mode: .contentLength)
+        let depth = 100_000
+        let body = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
+        #expect(parser.feedAndDrain([UInt8]("Content-Length: \(body.utf8.count)\r\n\r\n")).isEmpty)
+        let bytes = [UInt8](body.utf8)
+        #expect(parser.feedAndDrain(bytes[..<128]).isEmpty)
+        let events = parser.feedAndDrain(bytes[128..<129])
+        let error = try #require(events.first?.failure)
+        #expect(error.code == .invalidRequest)
+        #expect(error.data?["setting"]?.stringValue == "maxNestingDepth")
+        #expect(parser.feedAndDrain(bytes[129...]).isEmpty)
+        #expect(parser.bufferedByteCount == 0)
+        #expect(parser.feedAndDrain(lspFrame(valid)).map(\.body) == [valid])
+    }
+
+    @Test("invalid JSON in a body or line is answered -32700 at the bad byte, and the framing goes on", arguments: [true, false])
+    func invalidJSONWhileStreaming(lsp: Bool) {
+        let bad = #"{"jsonrpc":"2.0","id":1,"method":"a",}"#
+        let bytes = lsp ? lspFrame(bad) + lspFrame(valid) : [UInt8](bad + "\n" + valid + "\n")
+        for split in 1..<bytes.count {
+            var parser = FrameParser(limits: Limits())
+            let events = parser.feedAndDrain(bytes[..<split]) + parser.feedAndDrain(bytes[split...])
+            #expect(events.map(\.failure?.code) == [.parseError, nil], "split at \(split)")
+            #expect(events.last?.body == valid, "split at \(split)")
+        }
+    }
+
+    // MARK: Memory after dispatch (issue 10)
+
+    @Test("after a large message is handed out, the parser holds no copy of it", arguments: [true, false])
+    func bufferReleasedAfterDispatch(lsp: Bool) throws {
+        let big = #"{"jsonrpc":"2.0","id":1,"method":"a","params":{"text":""# + String(repeating: "x", count: 2_000_000) + #""}}"#
+        var parser = FrameParser(limits: Limits())
+        let bytes = lsp ? lspFrame(big) : [UInt8](big + "\n")
+        var events: [FrameParser.Event] = []
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(bytes.count, offset + 65_536)
+            events += parser.feedAndDrain(bytes[offset..<end])
+            offset = end
+        }
+        #expect(events.count == 1)
+        #expect(events.first?.body?.utf8.count == big.utf8.count)
+        #expect(parser.bufferedByteCount == 0)
+        // Not just emptied: released (a small buffer may be kept for the next message).
+        #expect(parser.bufferCapacity <= 64 << 10)
+    }
+
+    // MARK: Repeated framing errors (issue 10)
+
+    @Test("1 MB of 'content-length:' with no newline answers maxFramingErrors errors, then the parser gives up")
+    func repeatedFramingErrorsGiveUp() {
+        var parser = FrameParser(mode: .contentLength)
+        let chunk = [UInt8](String(repeating: "content-length:", count: 1000).utf8)
+        var errors = 0
+        for _ in 0..<70 {  // ~1 MB
+            errors += parser.feedAndDrain(chunk).count
+        }
+        #expect(errors == Limits().maxFramingErrors)
+        #expect(errors == 10)
+        #expect(parser.gaveUp)
+        #expect(parser.feedAndDrain(lspFrame(valid)).isEmpty)
+        #expect(parser.bufferedByteCount == 0)
+    }
+
+    @Test("a usable message between framing errors resets the count; the limit is configurable")
+    func framingErrorsInARow() {
+        var limits = Limits()
+        limits.maxFramingErrors = 3
+        var parser = FrameParser(mode: .contentLength, limits: limits)
+        let bad = [UInt8]("Content-Length: x\r\n\r\n")
+        #expect(parser.feedAndDrain(bad + bad + lspFrame(valid) + bad + bad).map(\.failure?.code)
+            == [.parseError, .parseError, nil, .parseError, .parseError])
+        #expect(!parser.gaveUp)
+        #expect(parser.feedAndDrain(bad).count == 1)
+        #expect(parser.gaveUp)
+    }
+
+    @Test("a connection whose peer sends only garbage is answered maxFramingErrors times, then closed")
+    func connectionClosesAfterRepeatedFramingErrors() async throws {
+        let server = RawServer()
+        try await server.peer.sendBytes([UInt8](String(repeating: "content-length:", count: 70_000).utf8))
+        // No `finish()`: the connection ends its output on its own.
+        let replies = try await server.peer.readToEnd()
+        #expect(replies.count == 10)
+        #expect(replies.allSatisfy { $0.errorCode == -32700 })
+        await server.task.value
+    }
+
+    // MARK: Byte order mark (issue 10): skipped the same way in both framings
+
+    @Test("a BOM at the start of the stream, of an LSP body or of an NDJSON line is skipped; split anywhere")
+    func byteOrderMarkSkipped() {
+        let bom: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let inputs: [(String, [UInt8])] = [
+            ("NDJSON stream", bom + [UInt8](first + "\n") + bom + [UInt8](valid + "\n")),
+            ("LSP body", [UInt8]("Content-Length: \(first.utf8.count + 3)\r\n\r\n") + bom + [UInt8](first) + lspFrame(valid)),
+            ("LSP stream", bom + lspFrame(first) + lspFrame(valid)),
+        ]
+        for (name, bytes) in inputs {
+            for split in 1..<bytes.count {
+                var parser = FrameParser()
+                let events = parser.feedAndDrain(bytes[..<split]) + parser.feedAndDrain(bytes[split...])
+                #expect(events.map(\.body) == [first, valid], "\(name), split at \(split)")
+            }
+        }
+    }
+
+    @Test("a BOM anywhere but the start of a message is a parse error")
+    func byteOrderMarkInside() {
+        var parser = FrameParser(mode: .newlineDelimited)
+        let events = parser.feedAndDrain([UInt8]("{\"a\":") + [0xEF, 0xBB, 0xBF] + [UInt8]("1}\n" + valid + "\n"))
+        #expect(events.map(\.failure?.code) == [.parseError, nil])
+    }
 }
+
