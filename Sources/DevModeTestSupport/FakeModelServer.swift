@@ -108,7 +108,7 @@ public final class FakeModelServer: Sendable {
 
     /// Waits until the client has closed `count` connections whose answer was still going (see
     /// `clientDisconnects`). False when that did not happen within `timeout`.
-    public func waitForClientDisconnect(count: Int = 1, timeout: Duration = .seconds(5)) async -> Bool {
+    public func waitForClientDisconnect(count: Int = 1, timeout: Duration = .seconds(30)) async -> Bool {
         let shared = self.shared
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask { await shared.disconnects(reaching: count) }

@@ -104,7 +104,7 @@ struct CancellationTests {
     @Test func editsDoNotWaitForTheModel() async throws {
         // Ten seconds to the first byte: were the edit to wait for the completion, the test would
         // see the completion time out first instead of hanging until its time limit.
-        let timeouts = ModelConfiguration.Timeouts(connectMs: 500, firstByteMs: 10_000, idleMs: 10_000, totalMs: 20_000)
+        let timeouts = ModelConfiguration.Timeouts(connectMs: 10_000, firstByteMs: 10_000, idleMs: 10_000, totalMs: 20_000)
         let registry = { (fake: FakeModelServer) in
             ModelRegistry(models: [fimModel("star", endpoint: fake.openAIEndpoint, timeouts: timeouts)], defaultModels: ["star"])
         }
