@@ -21,7 +21,7 @@ enum Fake {
 
 extension ModelConfiguration.Timeouts {
     /// The short limits of an interactive completion: a hang is noticed within two seconds.
-    static let short = ModelConfiguration.Timeouts(connectMs: 500, firstByteMs: 2_000, idleMs: 2_000, totalMs: 20_000)
+    static let short = ModelConfiguration.Timeouts(connectMs: 10_000, firstByteMs: 2_000, idleMs: 2_000, totalMs: 20_000)
     /// For tests where a call hangs until the test cancels it: no limit may run out first.
     static let patient = ModelConfiguration.Timeouts(connectMs: 10_000, firstByteMs: 60_000, idleMs: 60_000, totalMs: 120_000)
 }
