@@ -38,7 +38,7 @@ start_test_postgres() {
     "${run[@]}" "$bindir/initdb" -D "$dir/data" -U devmode -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; return 1; }
     "${run[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=1000" start >/dev/null \
         || { cat "$dir/log" >&2; return 1; }
     export DEVMODE_TEST_POSTGRES_URL="postgres://devmode@127.0.0.1:$port/postgres"
     DEVMODE_CLEANUP+=("${run[*]} $bindir/pg_ctl -D $dir/data -m immediate stop >/dev/null 2>&1; rm -rf $dir")
