@@ -575,10 +575,4 @@ struct SignInThrottleTests {
             try throttle.check([.peer("10.2.0.1")])
         }
     }
-
-    @Test func peerAddressesLoseTheirPort() {
-        #expect(PeerAddress.host(of: "[IPv4]127.0.0.1/127.0.0.1:54321") == "127.0.0.1")
-        #expect(PeerAddress.host(of: "[IPv6]::1/::1:54321") == "::1")
-        #expect(PeerAddress.host(of: "unknown") == nil)
-    }
 }

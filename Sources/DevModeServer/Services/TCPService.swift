@@ -35,21 +35,6 @@ public struct TCPService: Service {
     }
 }
 
-/// The host part of a NIO socket address's description (`[IPv4]127.0.0.1/127.0.0.1:54321`,
-/// `[IPv6]::1/::1:54321`): what failed sign-ins are throttled by (every port of a host alike).
-enum PeerAddress {
-    static func host(of description: String) -> String? {
-        var text = Substring(description)
-        if text.hasPrefix("["), let close = text.firstIndex(of: "]") { text = text[text.index(after: close)...] }
-        if let slash = text.lastIndex(of: "/") { text = text[text.index(after: slash)...] }
-        if let colon = text.lastIndex(of: ":"), text[text.index(after: colon)...].allSatisfy(\.isNumber) {
-            text = text[..<colon]
-        }
-        if text.hasPrefix("[") && text.hasSuffix("]") { text = text.dropFirst().dropLast() }
-        return text.isEmpty || text == "unknown" ? nil : String(text)
-    }
-}
-
 extension Session {
     /// Whether `initialize` has succeeded on this session (it may since have shut down).
     var hasSignedIn: Bool {
