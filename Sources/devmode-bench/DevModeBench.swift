@@ -49,6 +49,13 @@ struct DevModeBench: AsyncParsableCommand {
             1,000 literal searches over a generated 1,500-file project kept maxSearchesPerSession in flight \
             by one client while another sends server/info one at a time (how long it waited).
 
+            hostile (not part of all): issue 10's hostile peers at the issue's sizes against a fresh \
+            `devmode serve --listen` per case (batch bombs, idle and never-reading connections, 2,000 \
+            idle sockets, slowloris, descriptor exhaustion, a bad-key storm, an undrained stderr, a full \
+            batch, framing spam, a 15 MB NDJSON line); each prints the server's CPU and memory, what \
+            the peers got, and the longest wait of a well-behaved client beside them. \
+            --hostile-cases picks cases by name.
+
             The load average is printed before each group.
             """
     )
@@ -108,6 +115,9 @@ struct DevModeBench: AsyncParsableCommand {
     @Option(help: "search: files in the generated project.")
     var searchFiles: Int = 1_500
 
+    @Option(help: "hostile: the cases to run, comma-separated (default: all of them).")
+    var hostileCases: [String] = []
+
     @Flag(help: "Also print the figures as one JSON object (last line of the output).")
     var json = false
 
@@ -127,12 +137,14 @@ struct DevModeBench: AsyncParsableCommand {
         case localEngine = "local-engine"
         case completion
         case search
+        /// Not part of `all`: it attacks a server for minutes (issue 10's cases).
+        case hostile
     }
 
     /// The suites asked for, in their fixed order.
     var suites: [Suite] {
         let names = Set(suite.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() })
-        if names.contains("all") { return Suite.allCases }
+        if names.contains("all") { return Suite.allCases.filter { $0 != .hostile || names.contains("hostile") } }
         return Suite.allCases.filter { names.contains($0.rawValue) }
     }
 
@@ -144,7 +156,11 @@ struct DevModeBench: AsyncParsableCommand {
         let known = Set(Suite.allCases.map(\.rawValue) + ["all"])
         for name in suite.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
         where !known.contains(name) {
-            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine, completion, search or all")
+            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine, completion, search, all or hostile")
+        }
+        for name in hostileCases.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces) })
+        where !HostileSuite.caseNames.contains(name) {
+            throw ValidationError("unknown --hostile-cases '\(name)': " + HostileSuite.caseNames.joined(separator: ", "))
         }
         if let authRuns { guard authRuns >= 1 else { throw ValidationError("--auth-runs must be at least 1") } }
         guard initializeSamples >= 1 else { throw ValidationError("--initialize-samples must be at least 1") }
@@ -169,7 +185,9 @@ struct DevModeBench: AsyncParsableCommand {
 
         let environment = ServerProcess.environment(dataDirectory: workDirectory + "/data")
         // TCP sessions authenticate (stdio ones act as the local user): get a key before any timing.
-        let needsKey = (suites.contains(.transport) && transport.transports.contains(.tcp)) || suites.contains(.auth)
+        let needsKey =
+            (suites.contains(.transport) && transport.transports.contains(.tcp)) || suites.contains(.auth)
+            || suites.contains(.hostile)
         let token = needsKey ? try bootstrapCredential(devmode: binary, environment: environment) : nil
         let plan = Plan(
             devmode: binary, requests: requests, roundTrips: roundTrips, runs: runs, window: window,
@@ -303,6 +321,21 @@ struct DevModeBench: AsyncParsableCommand {
             } catch {
                 failures.append("search: \(error)")
                 print("search: FAILED: \(error)")
+            }
+        }
+
+        if suites.contains(.hostile) {
+            header(.hostile)
+            guard let token else { throw ValidationError("the hostile suite needs a devmode with `admin bootstrap`") }
+            let names = hostileCases.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+            let suite = HostileSuite(
+                devmode: binary, workDirectory: workDirectory, environment: environment, key: token,
+                only: names.isEmpty ? nil : Set(names))
+            let results = suite.run(progress: { print($0) })
+            print("")
+            print(suite.table(results))
+            for result in results where result.figures.contains(where: { $0.label == "FAILED" }) {
+                failures.append("hostile \(result.name)")
             }
         }
 

@@ -192,7 +192,9 @@ final class ServerProcess {
         var cpuNanoseconds: UInt64
     }
 
-    func usage() throws -> Usage {
+    func usage() throws -> Usage { try Self.usage(of: pid) }
+
+    static func usage(of pid: Int32) throws -> Usage {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
             let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
         else { throw BenchError("cannot read /proc/\(pid): the server is gone") }
