@@ -32,7 +32,8 @@ var smallLimits: Limits = {
     return limits
 }()
 
-/// The first byte picks the chunk size and the limits; the rest is the peer's bytes.
+/// The first byte picks the chunk size (bits 0–4), the limits (bit 5) and the framings the parser
+/// starts in (bits 6–7: auto-detect, LSP, NDJSON, or all three); the rest is the peer's bytes.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     guard size > 0 else { return 0 }
@@ -44,7 +45,9 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     // 1. Framing and decoding, the input split every `chunk` bytes; the parser must end with
     //    bounded buffers and never loop.
-    for mode in [FramingMode?.none, .contentLength, .newlineDelimited] {
+    let modes: [FramingMode?] = [[nil], [.contentLength], [.newlineDelimited], [nil, .contentLength, .newlineDelimited]][
+        Int(control >> 6)]
+    for mode in modes {
         var parser = FrameParser(mode: mode, limits: limits)
         var offset = 0
         var events = 0
@@ -66,8 +69,8 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // 2. The whole input as one payload.
     _ = decoder.decode(Data(bytes))
 
-    // 3. A live connection before `initialize` (one input in 16: it costs tasks and a wait).
-    if control & 0xF0 == 0xF0 {
+    // 3. A live connection before `initialize` (one input in 32: it costs tasks, threads and a wait).
+    if control & 0xF8 == 0xF8 {
         let (client, server) = InMemoryTransport.pair()
         let connection = Connection(registry: registry, handler: UninitialisedSession(), limits: limits)
         let done = DispatchSemaphore(value: 0)
