@@ -96,11 +96,18 @@ public final class Store: Sendable {
         var verifier = AuditVerifier(anchor: auditAnchor)
         var after: Int64 = 0
         while true {
-            let cursor = after
-            let page = try await read { try $0.auditRows(afterSeq: cursor, limit: pageSize) }
-            for row in page { verifier.check(row) }
-            guard let last = page.last, page.count == pageSize else { break }
-            after = last.seq
+            // The hashing and HMACs run inside the read, on the driver's threads, not on the
+            // cooperative pool.
+            let (cursor, current) = (after, verifier)
+            let page = try await read { transaction -> (verifier: AuditVerifier, count: Int, lastSeq: Int64?) in
+                var verifier = current
+                let rows = try transaction.auditRows(afterSeq: cursor, limit: pageSize)
+                for row in rows { verifier.check(row) }
+                return (verifier, rows.count, rows.last?.seq)
+            }
+            verifier = page.verifier
+            guard let last = page.lastSeq, page.count == pageSize else { break }
+            after = last
         }
         let head = try await read { try $0.auditHead() }
         return verifier.finish(head: head)
