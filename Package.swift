@@ -89,7 +89,7 @@ let package = Package(
             dependencies: [
                 "DevModeSpawn",
                 "JSONRPC", "DevModeStore", "DevModeStoreSQLite", "DevModeStorePostgres", "DevModeAI", "DevModeServer",
-                "DevModeProtocol",
+                "DevModeProtocol", "DevModeCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -122,7 +122,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
-        .testTarget(name: "EndToEndTests", dependencies: ["JSONRPC", "DevModeProtocol", "DevModeSpawn"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "JSONRPC", "DevModeProtocol", "DevModeSpawn", "DevModeStore", "DevModeStoreSQLite", "DevModeTestSupport",
+            ]),
         .testTarget(name: "DevModeDocumentTests", dependencies: ["DevModeServer", "DevModeTestSupport", "DevModeProtocol", "JSONRPC"]),
         .testTarget(
             name: "DevModeCompletionTests",

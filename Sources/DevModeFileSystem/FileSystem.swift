@@ -65,12 +65,21 @@ public enum FileSystem {
     }
 
     /// Writes atomically: temp file, fsync, rename, fsync of the folder. Creates missing folders.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+    /// `mode`: the file's exact permissions (the umask does not apply); nil: 0644 less the umask.
+    /// `overwrite: false`: the file appears only if no file is at `path` (a hard link instead of
+    /// the rename), else `Failure.isExisting`; of several processes creating one file, one wins.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: mode_t? = nil, overwrite: Bool = true) throws {
         let directory = Paths.parent(path)
         try makeDirectories(directory)
         let temporary = directory + "/.devmode-write-" + UUID().uuidString
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode ?? 0o644)
         guard fd >= 0 else { throw Failure(operation: "open", path: temporary, code: errno) }
+        if let mode, fchmod(fd, mode) != 0 {
+            let code = errno
+            close(fd)
+            unlink(temporary)
+            throw Failure(operation: "fchmod", path: temporary, code: code)
+        }
         var offset = 0
         while offset < bytes.count {
             let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, bytes.count - offset) }
@@ -90,10 +99,17 @@ public enum FileSystem {
             throw Failure(operation: "fsync", path: temporary, code: code)
         }
         close(fd)
-        guard rename(temporary, path) == 0 else {
+        if overwrite {
+            guard rename(temporary, path) == 0 else {
+                let code = errno
+                unlink(temporary)
+                throw Failure(operation: "rename", path: path, code: code)
+            }
+        } else {
+            let linked = link(temporary, path) == 0
             let code = errno
             unlink(temporary)
-            throw Failure(operation: "rename", path: path, code: code)
+            guard linked else { throw Failure(operation: "link", path: path, code: code) }
         }
         syncDirectory(directory)
     }

@@ -35,12 +35,14 @@ public final class DevModeServer: Sendable {
     let startedAt = ContinuousClock.now
     private let connections = LockedState<(nextID: Int, open: [ObjectIdentifier: (Connection, Session)])>((1, [:]))
 
-    /// Opens the server on a migrated store: loads (or creates) the token secret and, in local mode,
-    /// the local tenant, user and workspace.
+    /// Opens the server on a store, migrating it: loads (or creates) the audit key file, which
+    /// anchors every audit row written from now on (and refuses when it is missing over an anchored
+    /// log), the token secret and, in local mode, the local tenant, user and workspace.
     public static func open(
         configuration: ServerConfiguration, store: Store, logger: Logger = Logger(label: "devmode")
     ) async throws -> DevModeServer {
         try await store.migrate()
+        try await AuditKeyFile.open(path: configuration.auditKeyPath, store: store)
         let secret: [UInt8]
         if let configured = configuration.tokenSecret {
             secret = configured

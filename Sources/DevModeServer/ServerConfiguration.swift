@@ -17,6 +17,9 @@ public struct ServerConfiguration: Sendable {
     /// The HS256 key for session tokens; nil: a random key kept in the database (shared by every
     /// process that uses it).
     public var tokenSecret: [UInt8]?
+    /// The audit key file (`AuditKeyFile`), which anchors the audit chain outside the database;
+    /// nil: `audit.key` in the data directory (`projects.dataDirectory`).
+    public var auditKeyFile: String?
     /// How often an open session re-checks its credential in the database (a key revoked or a user
     /// disabled by another process). Revocations made through this process cut sessions off at once.
     public var credentialRecheckInterval: Duration
@@ -57,8 +60,9 @@ public struct ServerConfiguration: Sendable {
         localEngine: LocalEngines.Settings = LocalEngines.Settings(), maxOpenDocuments: Int = 1_000,
         maxDocumentBytes: Int = 10 << 20, environment: @escaping ModelClients.Environment = ModelClients.processEnvironment,
         clock: any ServerClock = SystemClock(),
-        signIn: SignInPolicy = SignInPolicy()
+        signIn: SignInPolicy = SignInPolicy(), auditKeyFile: String? = nil
     ) {
+        self.auditKeyFile = auditKeyFile
         self.clock = clock
         self.signIn = signIn
         self.models = models
@@ -81,4 +85,11 @@ public struct ServerConfiguration: Sendable {
 
 public enum DevModeVersion {
     public static let current = "0.1.0"
+}
+
+extension ServerConfiguration {
+    /// The audit key file in force: `auditKeyFile`, else `audit.key` in the data directory.
+    public var auditKeyPath: String {
+        auditKeyFile ?? AuditKeyFile.defaultPath(dataDirectory: projects.dataDirectory)
+    }
 }

@@ -146,5 +146,13 @@ public enum Schema {
                 "CREATE INDEX usage_events_workspace_time ON usage_events (workspace_id, created_at)",
                 "CREATE INDEX usage_events_subject ON usage_events (subject)",
             ]),
+        Migration(
+            version: 4, name: "audit anchors",
+            statements: [
+                // HMAC-SHA256 of the row's hash under the audit key, which lives outside the database
+                // (`AuditAnchor`): someone who rewrites rows and recomputes their hashes cannot
+                // recompute this. NULL for rows written before anchoring began.
+                "ALTER TABLE audit_log ADD COLUMN anchor TEXT",
+            ]),
     ]
 }

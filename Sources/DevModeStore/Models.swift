@@ -170,6 +170,9 @@ public struct AuditEntry: Sendable, Hashable, Codable {
     public var prevHash: String
     /// Hex SHA-256 of this row's fields and `prevHash`.
     public var hash: String
+    /// Hex HMAC-SHA256 of `hash` under the audit key, which is kept outside the database
+    /// (`AuditAnchor`); nil for rows written before anchoring began.
+    public var anchor: String? = nil
 }
 
 public struct Project: Sendable, Hashable, Codable {

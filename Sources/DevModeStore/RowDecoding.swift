@@ -73,7 +73,8 @@ extension AuditEntry {
             seq: row["seq"].int64 ?? 0, at: row["at"].int64 ?? 0, actor: row["actor"].text ?? "",
             tenantId: row["tenant_id"].text, workspaceId: row["workspace_id"].text, method: row["method"].text ?? "",
             target: row["target"].text, outcome: AuditOutcome(rawValue: row["outcome"].text ?? "") ?? .failed,
-            detail: row["detail"].text, prevHash: row["prev_hash"].text ?? "", hash: row["hash"].text ?? "")
+            detail: row["detail"].text, prevHash: row["prev_hash"].text ?? "", hash: row["hash"].text ?? "",
+            anchor: row["anchor"].text)
     }
 }
 

@@ -1,5 +1,6 @@
 import DevModeCrypto
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,11 +11,22 @@ import Glibc
 public final class Store: Sendable {
     public let driver: any SQLDriver
     private let clock: @Sendable () -> Int64
+    /// The audit key every appended row is anchored with; nil until `anchorAudit(with:)` (the
+    /// server and the admin commands set it as they open, from the audit key file).
+    private let auditAnchorState = Mutex<AuditAnchor?>(nil)
 
     public init(driver: any SQLDriver, clock: @escaping @Sendable () -> Int64 = Store.systemClock) {
         self.driver = driver
         self.clock = clock
     }
+
+    /// From now on, audit rows appended through this Store carry HMACs under `anchor`'s key, and
+    /// `verifyAudit` checks them.
+    public func anchorAudit(with anchor: AuditAnchor?) {
+        auditAnchorState.withLock { $0 = anchor }
+    }
+
+    public var auditAnchor: AuditAnchor? { auditAnchorState.withLock { $0 } }
 
     public static let systemClock: @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 
@@ -50,7 +62,8 @@ public final class Store: Sendable {
     /// Reads in one transaction.
     public func read<T: Sendable>(_ body: @escaping @Sendable (StoreTransaction) throws -> T) async throws -> T {
         let now = self.now
-        return try await driver.transaction(.read) { try body(StoreTransaction(connection: $0, now: now)) }
+        let anchor = auditAnchor
+        return try await driver.transaction(.read) { try body(StoreTransaction(connection: $0, now: now, auditAnchor: anchor)) }
     }
 
     /// Changes in one transaction; audit rows appended in `body` commit or roll back with the change.
@@ -59,8 +72,11 @@ public final class Store: Sendable {
         var attempt = 0
         while true {
             let now = self.now
+            let anchor = auditAnchor
             do {
-                return try await driver.transaction(.write) { try body(StoreTransaction(connection: $0, now: now)) }
+                return try await driver.transaction(.write) {
+                    try body(StoreTransaction(connection: $0, now: now, auditAnchor: anchor))
+                }
             } catch let error as SQLError where error.kind == .conflict && attempt < 5 {
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(5 << attempt))
@@ -74,16 +90,24 @@ public final class Store: Sendable {
         try await write { try $0.appendAudit(event) }
     }
 
-    /// Walks the whole audit chain and names every row that was edited or deleted.
+    /// Walks the whole audit chain and names every row that was edited or deleted, and, with the
+    /// audit key (`anchorAudit(with:)`), every row rewritten without it.
     public func verifyAudit(pageSize: Int = 1000) async throws -> AuditVerification {
-        var verifier = AuditVerifier()
+        var verifier = AuditVerifier(anchor: auditAnchor)
         var after: Int64 = 0
         while true {
-            let cursor = after
-            let page = try await read { try $0.auditRows(afterSeq: cursor, limit: pageSize) }
-            for row in page { verifier.check(row) }
-            guard let last = page.last, page.count == pageSize else { break }
-            after = last.seq
+            // The hashing and HMACs run inside the read, on the driver's threads, not on the
+            // cooperative pool.
+            let (cursor, current) = (after, verifier)
+            let page = try await read { transaction -> (verifier: AuditVerifier, count: Int, lastSeq: Int64?) in
+                var verifier = current
+                let rows = try transaction.auditRows(afterSeq: cursor, limit: pageSize)
+                for row in rows { verifier.check(row) }
+                return (verifier, rows.count, rows.last?.seq)
+            }
+            verifier = page.verifier
+            guard let last = page.lastSeq, page.count == pageSize else { break }
+            after = last
         }
         let head = try await read { try $0.auditHead() }
         return verifier.finish(head: head)
@@ -95,6 +119,8 @@ public struct StoreTransaction {
     public let connection: any SQLConnection
     /// The transaction's time, in milliseconds: every row it writes carries the same time.
     public let now: Int64
+    /// The key the audit rows this transaction appends are anchored with (nil: none).
+    let auditAnchor: AuditAnchor?
 
     // MARK: Tenants
 
@@ -357,26 +383,35 @@ public struct StoreTransaction {
             method: event.method, target: event.target, outcome: event.outcome, detail: event.detail,
             prevHash: prevHash, hash: "")
         entry.hash = AuditChain.hash(entry)
+        entry.anchor = auditAnchor?.anchor(forHash: entry.hash)
         try connection.execute(
             """
-            INSERT INTO audit_log (seq, at, actor, tenant_id, workspace_id, method, target, outcome, detail, prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO audit_log (seq, at, actor, tenant_id, workspace_id, method, target, outcome, detail, prev_hash, hash, anchor)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             .integer(entry.seq), .integer(entry.at), .text(entry.actor), .optionalText(entry.tenantId),
             .optionalText(entry.workspaceId), .text(entry.method), .optionalText(entry.target),
-            .text(entry.outcome.rawValue), .optionalText(entry.detail), .text(entry.prevHash), .text(entry.hash))
+            .text(entry.outcome.rawValue), .optionalText(entry.detail), .text(entry.prevHash), .text(entry.hash),
+            .optionalText(entry.anchor))
         try connection.execute("UPDATE audit_head SET last_hash = ? WHERE id = 1", .text(entry.hash))
         return entry
     }
 
     private static let auditColumns =
-        "seq, at, actor, tenant_id, workspace_id, method, target, outcome, detail, prev_hash, hash"
+        "seq, at, actor, tenant_id, workspace_id, method, target, outcome, detail, prev_hash, hash, anchor"
 
     public func auditRows(afterSeq: Int64, limit: Int) throws -> [AuditEntry] {
         try connection.execute(
             "SELECT \(Self.auditColumns) FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?", .integer(afterSeq),
             .integer(Int64(limit))
         ).map(AuditEntry.init(row:))
+    }
+
+    /// The newest row that carries an anchor, if any (the server checks its key against it as it opens).
+    public func newestAnchoredAuditRow() throws -> AuditEntry? {
+        try connection.execute(
+            "SELECT \(Self.auditColumns) FROM audit_log WHERE anchor IS NOT NULL ORDER BY seq DESC LIMIT 1"
+        ).first.map(AuditEntry.init(row:))
     }
 
     public func auditHead() throws -> (lastSeq: Int64, lastHash: String) {

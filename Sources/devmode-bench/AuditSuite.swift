@@ -1,3 +1,4 @@
+import DevModeCrypto
 import DevModeStore
 import DevModeStorePostgres
 import DevModeStoreSQLite
@@ -98,6 +99,8 @@ struct AuditSuite {
         var started = monotonicNanoseconds()
         try await store.migrate()
         backend.migrateNanoseconds = monotonicNanoseconds() - started
+        // Anchored, as the server's rows are (an HMAC per row, and one more per row to verify).
+        store.anchorAudit(with: AuditAnchor(key: Crypto.randomBytes(AuditAnchor.keyLength), startSeq: 1))
 
         // Warm-up: statements prepared, pages cached.
         for index in 0..<min(100, rows) { try await store.audit(Self.event(index, task: -1)) }

@@ -26,8 +26,10 @@ func printJSON(_ value: some Encodable) throws {
 }
 
 /// Runs an admin action with the store open; turns a refusal into a message and exit status 1.
-func withDirectory(_ storage: StorageOptions, _ body: (Directory) async throws -> Void) async throws {
-    let store = try await storage.openStore()
+func withDirectory(
+    _ storage: StorageOptions, createAuditKey: Bool = true, _ body: (Directory) async throws -> Void
+) async throws {
+    let store = try await storage.openStore(createAuditKey: createAuditKey)
     do {
         try await body(Directory(store: store))
         await store.driver.close()
@@ -207,12 +209,17 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Walk the audit hash chain; exit 1 and name every edited or deleted row if any.")
+            abstract: "Walk the audit hash chain and check its anchors; exit 1 and name every edited, deleted or rewritten row if any.",
+            discussion: "Reads the audit key file (--audit-key-file, default audit.key in the data directory); never creates it.")
         @OptionGroup var storage: StorageOptions
         func run() async throws {
-            try await withDirectory(storage) { directory in
+            try await withDirectory(storage, createAuditKey: false) { directory in
                 let verification = try await directory.store.verifyAudit()
                 try printJSON(AuditVerifyResult(verification))
+                if verification.anchorStartSeq == nil && verification.anchoredRows > 0 {
+                    Output.standardError(
+                        "devmode admin audit verify: no audit key file at \(storage.auditKeyPath): the anchors cannot be checked\n")
+                }
                 if !verification.ok { throw ExitCode(1) }
             }
         }
@@ -224,7 +231,7 @@ struct AuditCommand: AsyncParsableCommand {
         @Option var method: String?
         @Option var actor: String?
         func run() async throws {
-            try await withDirectory(storage) { directory in
+            try await withDirectory(storage, createAuditKey: false) { directory in
                 let filter = AuditFilter(actor: actor, method: method, limit: limit)
                 try printJSON(try await directory.store.read { try $0.queryAudit(filter) }.map(AuditEntryInfo.init))
             }

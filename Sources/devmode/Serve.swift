@@ -163,7 +163,8 @@ struct Serve: AsyncParsableCommand {
             models: registry, maxOpenDocuments: maxOpenDocuments, maxDocumentBytes: maxDocumentBytes,
             signIn: SignInPolicy(
                 peerBurst: signInPeerBurst, peerInterval: .milliseconds(signInPeerIntervalMs), keyBurst: signInKeyBurst,
-                keyInterval: .milliseconds(signInKeyIntervalMs), auditInterval: .milliseconds(signInAuditIntervalMs)))
+                keyInterval: .milliseconds(signInKeyIntervalMs), auditInterval: .milliseconds(signInAuditIntervalMs)),
+            auditKeyFile: storage.auditKeyPath)
         // Not migrated here: `DevModeServer.open` migrates (once), and `serve` closes the store
         // however the server ends.
         let driver = try await storage.openDriver()

@@ -103,6 +103,113 @@ struct AuditTests {
         }
     }
 
+    /// The defect: someone with write access to the database rewrites a row and every row after it,
+    /// hashes and head recomputed. The hash chain holds (the old `audit/verify` answered ok); the
+    /// anchors, made with a key the database does not hold, name the first rewritten row.
+    @Test(arguments: TestDatabase.allCases)
+    func aRowRewrittenWithEveryRowAfterItIsNamedByItsAnchor(database: TestDatabase) async throws {
+        try await withServer(database) { server, fixture in
+            let admin = try await TestClient.connect(to: server, token: fixture.adminA.key)
+            let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
+            _ = try await admin.send(WorkspaceUpdateRequest(workspaceId: fixture.workspaceA.id, description: "x"))
+            _ = try await admin.send(WorkspaceCreateRequest(name: "later"))
+            _ = try await admin.send(WorkspaceCreateRequest(name: "later still"))
+            let clean = try await root.send(AuditVerifyRequest())
+            #expect(clean.ok)
+            #expect(clean.anchoredRows == clean.rowsChecked && clean.unanchoredRows == 0 && clean.anchorStartSeq == 1)
+
+            let seq = Int64(try #require(try await root.send(AuditQueryRequest(method: WorkspaceUpdateRequest.method)).entries.first).seq)
+            let memberId = fixture.memberA.user.id
+            let rewritten = try await AuditForgery.rewrite(server.store, from: seq) { $0.actor = "user:\(memberId)" }
+            #expect(rewritten >= 3)
+            let result = try await root.send(AuditVerifyRequest())
+            #expect(!result.ok)
+            #expect(result.problems.map { "\($0.seq) \($0.kind)" } == ["\(seq) anchor"], "\(result.problems)")
+            #expect(result.problems.first?.detail.contains("without the audit key") == true)
+            await admin.close()
+            await root.close()
+        }
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func rewrittenRowsWithBlankedAnchorsFailAfterTheAnchorStart(database: TestDatabase) async throws {
+        try await withServer(database) { server, fixture in
+            let admin = try await TestClient.connect(to: server, token: fixture.adminA.key)
+            let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
+            _ = try await admin.send(WorkspaceUpdateRequest(workspaceId: fixture.workspaceA.id, description: "x"))
+            _ = try await admin.send(WorkspaceCreateRequest(name: "later"))
+            let seq = Int64(try #require(try await root.send(AuditQueryRequest(method: WorkspaceUpdateRequest.method)).entries.first).seq)
+            try await AuditForgery.rewrite(server.store, from: seq, blankAnchors: true) { $0.detail = "nothing happened" }
+            let result = try await root.send(AuditVerifyRequest())
+            #expect(!result.ok)
+            #expect(result.problems.map { "\($0.seq) \($0.kind)" } == ["\(seq) anchor"], "\(result.problems)")
+            #expect(result.problems.first?.detail.contains("no anchor") == true, "\(result.problems)")
+            #expect(result.anchoredRows == Int(seq) - 1 && result.unanchoredRows == 0)
+            await admin.close()
+            await root.close()
+        }
+    }
+
+    /// A database from before anchoring: its rows count as unanchored, and the key file that the
+    /// server creates (0600) says anchoring starts at the next row. A restart without that file
+    /// refuses, and so does a key that is not the one the rows were anchored with.
+    @Test(arguments: TestDatabase.allCases)
+    func rowsFromBeforeAnchoringPassAndTheKeyFileIsKeptOutsideTheDatabase(database: TestDatabase) async throws {
+        guard let test = try await makeTestDriver(database) else { return }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-anchor-test-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            let old = Store(driver: test.driver)
+            try await old.migrate()
+            for index in 1...3 {
+                try await old.audit(AuditEvent(actor: "cli", method: "test/before-anchoring", target: "\(index)"))
+            }
+            var configuration = ServerConfiguration()
+            configuration.projects.dataDirectory = directory.appendingPathComponent("data").path
+            let logger = Logger(label: "devmode.test") { _ in SwiftLogNoOpLogHandler() }
+            let server = try await DevModeServer.open(configuration: configuration, store: Store(driver: test.driver), logger: logger)
+            let keyPath = directory.appendingPathComponent("data/audit.key").path
+            #expect(configuration.auditKeyPath == keyPath)
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int)
+            #expect(mode == 0o600, "audit.key has mode \(String(mode, radix: 8))")
+            let anchor = try #require(try AuditKeyFile.read(keyPath))
+            #expect(anchor.startSeq == 4)
+            let settings = try await server.store.read { try $0.connection.execute("SELECT value FROM settings") }
+            #expect(!settings.contains { $0["value"].text?.contains(ByteEncoding.hex(anchor.key)) == true }, "the key is not in the database")
+
+            let fixture = try await TenancyFixture.make(server: server)
+            let root = try await TestClient.connect(to: server, token: fixture.serverAdmin.key)
+            let result = try await root.send(AuditVerifyRequest())
+            #expect(result.ok, "\(result.problems)")
+            #expect(result.unanchoredRows == 3)
+            #expect(result.anchoredRows == result.rowsChecked - 3 && result.anchoredRows > 0)
+            #expect(result.anchorStartSeq == 4)
+            await root.close()
+
+            // Another data directory (no key file) over the same, anchored database: refused.
+            var elsewhere = configuration
+            elsewhere.projects.dataDirectory = directory.appendingPathComponent("elsewhere").path
+            let missing = await #expect(throws: AuditKeyFile.Failure.self) {
+                _ = try await DevModeServer.open(configuration: elsewhere, store: Store(driver: test.driver), logger: logger)
+            }
+            #expect(missing?.message.contains("is missing") == true, "\(missing?.message ?? "")")
+            #expect(!FileManager.default.fileExists(atPath: elsewhere.auditKeyPath), "no new key over an anchored log")
+            // A key of its own (another database's): refused too.
+            let strangerKey = AuditAnchor(key: Crypto.randomBytes(AuditAnchor.keyLength), startSeq: 1)
+            _ = try AuditKeyFile.create(strangerKey, at: elsewhere.auditKeyPath)
+            let mismatch = await #expect(throws: AuditKeyFile.Failure.self) {
+                _ = try await DevModeServer.open(configuration: elsewhere, store: Store(driver: test.driver), logger: logger)
+            }
+            #expect(mismatch?.message.contains("does not give row") == true, "\(mismatch?.message ?? "")")
+            // The right file again: the server opens.
+            _ = try await DevModeServer.open(configuration: configuration, store: Store(driver: test.driver), logger: logger)
+        } catch {
+            await test.cleanup()
+            throw error
+        }
+        await test.cleanup()
+    }
+
     @Test(arguments: TestDatabase.allCases)
     func auditQueryShowsEachCallerOnlyWhatTheyManage(database: TestDatabase) async throws {
         try await withServer(database) { server, fixture in

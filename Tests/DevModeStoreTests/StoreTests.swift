@@ -1,3 +1,4 @@
+import DevModeCrypto
 import DevModeStore
 import DevModeTestSupport
 import Foundation
@@ -131,6 +132,81 @@ struct StoreTests {
             #expect(!verification.ok)
             #expect(verification.problems.map(\.seq) == [3, 7])
             #expect(verification.problems.map(\.kind) == [.altered, .missing])
+        }
+    }
+
+    private static func anchor(startSeq: Int64 = 1) -> AuditAnchor {
+        AuditAnchor(key: Crypto.randomBytes(AuditAnchor.keyLength), startSeq: startSeq)
+    }
+
+    /// The hole the anchors close: rewrite a row and every row after it, hashes and head recomputed,
+    /// and the hash chain alone (the old `verifyAudit`) sees nothing.
+    @Test(arguments: TestDatabase.allCases)
+    func aRewrittenTailWithRecomputedHashesIsNamedByItsAnchor(database: TestDatabase) async throws {
+        try await withStore(database) { store in
+            store.anchorAudit(with: Self.anchor())
+            for index in 1...8 {
+                try await store.audit(AuditEvent(actor: "cli", method: "test/append", target: "t\(index)"))
+            }
+            let clean = try await store.verifyAudit()
+            #expect(clean.ok && clean.anchoredRows == 8 && clean.unanchoredRows == 0 && clean.anchorStartSeq == 1)
+
+            let rewritten = try await AuditForgery.rewrite(store, from: 4) { $0.target = "forged" }
+            #expect(rewritten == 5)
+            let verification = try await store.verifyAudit(pageSize: 3)
+            #expect(!verification.ok)
+            #expect(verification.problems.map { "\($0.seq) \($0.kind)" } == ["4 anchor"], "\(verification.problems)")
+            #expect(verification.problems.first?.detail.contains("rows 4…8") == true, "\(verification.problems)")
+
+            // Without the key only the chain is checked, and it holds: the rewrite is invisible to it.
+            let anchor = store.auditAnchor
+            store.anchorAudit(with: nil)
+            let chainOnly = try await store.verifyAudit()
+            #expect(!chainOnly.problems.contains { $0.kind == .altered || $0.kind == .missing || $0.kind == .anchor })
+            #expect(chainOnly.problems.map { "\($0.seq) \($0.kind)" } == ["1 unverifiable"], "anchors without a key are not a pass")
+            store.anchorAudit(with: anchor)
+        }
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func rewrittenRowsWithTheirAnchorsBlankedAreNotPassedOffAsOld(database: TestDatabase) async throws {
+        try await withStore(database) { store in
+            for index in 1...3 {
+                try await store.audit(AuditEvent(actor: "cli", method: "test/old", target: "o\(index)"))
+            }
+            store.anchorAudit(with: Self.anchor(startSeq: 4))
+            for index in 4...9 {
+                try await store.audit(AuditEvent(actor: "cli", method: "test/new", target: "n\(index)"))
+            }
+            #expect(try await store.verifyAudit().ok)
+            try await AuditForgery.rewrite(store, from: 6, blankAnchors: true) { $0.outcome = .denied }
+            let verification = try await store.verifyAudit()
+            #expect(verification.problems.map { "\($0.seq) \($0.kind)" } == ["6 anchor"], "\(verification.problems)")
+            #expect(verification.problems.first?.detail.contains("no anchor") == true, "\(verification.problems)")
+            #expect(verification.anchoredRows == 2 && verification.unanchoredRows == 3)
+        }
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func rowsFromBeforeAnchoringAreCountedNotFailed(database: TestDatabase) async throws {
+        try await withStore(database) { store in
+            for index in 1...4 {
+                try await store.audit(AuditEvent(actor: "cli", method: "test/old", target: "o\(index)"))
+            }
+            store.anchorAudit(with: Self.anchor(startSeq: 5))
+            for index in 5...7 {
+                try await store.audit(AuditEvent(actor: "cli", method: "test/new", target: "n\(index)"))
+            }
+            let verification = try await store.verifyAudit()
+            #expect(verification.ok, "\(verification.problems)")
+            #expect(verification.rowsChecked == 7)
+            #expect(verification.unanchoredRows == 4)
+            #expect(verification.anchoredRows == 3)
+            #expect(verification.anchorStartSeq == 5)
+            // A row anchored with another key is caught as well.
+            store.anchorAudit(with: Self.anchor(startSeq: 5))
+            let otherKey = try await store.verifyAudit()
+            #expect(otherKey.problems.map { "\($0.seq) \($0.kind)" } == ["5 anchor"], "\(otherKey.problems)")
         }
     }
 

@@ -18,6 +18,8 @@ extension AuditVerifyResult {
     public init(_ verification: AuditVerification) {
         self.init(
             ok: verification.ok, rowsChecked: verification.rowsChecked, lastSeq: Int(verification.lastSeq),
-            problems: verification.problems.map { Problem(seq: Int($0.seq), kind: $0.kind.rawValue, detail: $0.detail) })
+            problems: verification.problems.map { Problem(seq: Int($0.seq), kind: $0.kind.rawValue, detail: $0.detail) },
+            anchoredRows: verification.anchoredRows, unanchoredRows: verification.unanchoredRows,
+            anchorStartSeq: verification.anchorStartSeq.map(Int.init))
     }
 }
