@@ -51,7 +51,8 @@ public final class DevModeServer: Sendable {
             let stored = try await store.write { try $0.settingIfAbsent("token_secret", generated) }
             secret = Array(stored.utf8)
         }
-        let authenticator = Authenticator(store: store, tokenSecret: secret, policy: configuration.signIn, logger: logger)
+        let authenticator = Authenticator(
+            store: store, tokenSecret: secret, policy: configuration.signIn, clock: configuration.clock, logger: logger)
         let localCaller = configuration.localMode ? try await LocalMode.provision(store: store) : nil
         return DevModeServer(
             configuration: configuration, store: store, authenticator: authenticator, localCaller: localCaller,
@@ -68,11 +69,11 @@ public final class DevModeServer: Sendable {
         self.directory = Directory(store: store)
         self.audit = AuditService(store: store)
         self.projects = ProjectService(settings: configuration.projects, store: store)
-        self.search = SearchService(settings: configuration.search, projects: projects)
+        self.search = SearchService(settings: configuration.search, projects: projects, clock: configuration.clock)
         self.ai = AIService(configuration: configuration, store: store, logger: logger)
         self.placement = CompletionPlacement(
             projects: projects, directory: directory, store: store, ai: ai, maxDocumentBytes: configuration.maxDocumentBytes,
-            maxOpenDocuments: configuration.maxOpenDocuments, logger: logger)
+            maxOpenDocuments: configuration.maxOpenDocuments, clock: configuration.clock, logger: logger)
         let engines = ai.engines
         projects.observeChanges { project, paths in
             for path in paths { engines.fileChanged(root: project.root, path: path) }

@@ -28,7 +28,7 @@ public struct ServerConfiguration: Sendable {
     /// Where hosted projects live, the file size and storage limits, and (local mode) the folders
     /// `project/open` may register.
     public var projects: ProjectService.Settings
-    /// `file/search`'s thread pool, its per-session limit and its clock.
+    /// `file/search`'s thread pool and its per-session limit.
     public var search: SearchService.Settings
     /// Every model the server knows (the model registry file), and the default models of a
     /// workspace that never chose. With no file: only `local`.
@@ -47,7 +47,8 @@ public struct ServerConfiguration: Sendable {
     /// once). nil: OpenAI-compatible and Anthropic over HTTP.
     public var providerOverride: (@Sendable (ModelConfiguration) -> any ModelProvider)?
     /// The clock every time-based rule reads: provider call limits, the usage flush interval, the
-    /// credential re-check, the workspace model-choice cache. Tests inject a `TestClock`.
+    /// credential re-check, the workspace model-choice cache, `file/search`'s `timeoutMs`, the
+    /// sign-in throttle and its audit intervals. The one clock: tests inject a `TestClock` here.
     public var clock: any ServerClock
 
     public init(

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -143,16 +144,17 @@ public enum Spawn {
 
 /// A program left running, its standard input, output and error on pipes (for end-to-end tests
 /// that talk to a server). The parent's ends are closed on exec in any other child.
-public final class ChildProcess: @unchecked Sendable {
-    // @unchecked: `pid` and the fds never change; the exit status is guarded by `lock`.
+public final class ChildProcess: Sendable {
+    // `pid` and the fds never change; the exit status and whether stdin was closed live in `state`,
+    // behind the code base's one lock primitive (Synchronization's `Mutex`, held in place here, as
+    // `LockedState` says to: this module imports nothing of ours).
     public let pid: pid_t
     /// Write end of the child's standard input.
     public let stdin: Int32
     /// Read ends of the child's standard output and error.
     public let stdout: Int32
     public let stderr: Int32
-    private let lock = NSLock()
-    private var exitStatus: Int32?
+    private let state = Mutex<(exitStatus: Int32?, inputClosed: Bool)>((nil, false))
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String]) throws {
         var inPipe: [Int32] = [0, 0]
@@ -195,15 +197,15 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// The exit status (128 + signal for a signal) once the child has ended, nil while it runs.
     public var status: Int32? {
-        lock.lock()
-        defer { lock.unlock() }
-        if exitStatus == nil {
-            var raw: Int32 = 0
-            if waitpid(pid, &raw, WNOHANG) == pid {
-                exitStatus = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+        state.withLock { state in
+            if state.exitStatus == nil {
+                var raw: Int32 = 0
+                if waitpid(pid, &raw, WNOHANG) == pid {
+                    state.exitStatus = (raw & 0x7f) == 0 ? (raw >> 8) & 0xff : 128 + (raw & 0x7f)
+                }
             }
+            return state.exitStatus
         }
-        return exitStatus
     }
 
     public var isRunning: Bool { status == nil }
@@ -230,12 +232,11 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Closes the child's standard input (end of file for it).
     public func closeInput() {
-        lock.lock()
-        defer { lock.unlock() }
-        if !inputClosed {
-            inputClosed = true
-            close(stdin)
+        state.withLock { state in
+            if !state.inputClosed {
+                state.inputClosed = true
+                close(stdin)
+            }
         }
     }
-    private var inputClosed = false
 }

@@ -90,13 +90,12 @@ struct CompletionSuite {
         }
     }
 
-    final class CallCounter: @unchecked Sendable {
-        // A lock rather than an atomic: the count is read rarely and this is not the measured path's
-        // bottleneck (one increment per provider call).
-        private let lock = NSLock()
-        private var count = 0
-        func increment() { lock.lock(); count += 1; lock.unlock() }
-        var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    final class CallCounter: Sendable {
+        // The code base's one lock type rather than an atomic: the count is read rarely and this is
+        // not the measured path's bottleneck (one increment per provider call).
+        private let count = LockedState(0)
+        func increment() { count.withLock { $0 += 1 } }
+        var value: Int { count.withLock { $0 } }
     }
 
     /// For the pipeline alone: admits everything, records nothing.

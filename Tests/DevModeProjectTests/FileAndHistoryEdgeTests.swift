@@ -220,8 +220,8 @@ struct FileAndHistoryEdgeTests {
     /// other watchers hear of it, and its success row is written as soon as the store takes rows
     /// again (before the next one); no "failed" row is written for it.
     @Test func aDoneWriteIsAnsweredAuditedAndToldAsDoneWhenItsAuditRowFails() async throws {
-        let base = try #require(try await makeTestDriver(.sqlite))
-        let driver = FaultyDriver(base: base.driver)
+        let base = try #require(try await makeTestDriver(TestStore.engine))
+        let driver = ObservingDriver(base: base.driver)
         try await ProjectWorld.run(driver: driver) { world in
             _ = try await world.adminA.send(ProjectWatchRequest(projectId: world.projectId))
             let auditInsert = "INSERT INTO audit_log"

@@ -286,7 +286,13 @@ import Testing
             guard let name = child.label, let value = child.value as? Int else { return nil }
             return (name, value)
         }
+        // Durations (`outboundGrace`) are set in seconds and advertised in milliseconds, as `…Ms`.
+        let durations = Mirror(reflecting: Limits()).children.compactMap { child -> (String, Duration)? in
+            guard let name = child.label, let value = child.value as? Duration else { return nil }
+            return (name, value)
+        }
         #expect(defaults.count >= 7, "Limits has \(defaults.count) settings: is the reflection stale?")
+        #expect(durations.map(\.0) == ["outboundGrace"], "Limits has the durations \(durations.map(\.0))")
         for (name, value) in defaults {
             let flag = "--" + name.kebabCased
             #expect(
@@ -294,7 +300,16 @@ import Testing
                 "protocol/README.md: the limits table needs a row with `\(name)`, `\(flag)` and its default \(value)")
             #expect(specLimits.contains(name), "openrpc.json: DevModeCapabilities.limits must require \(name)")
         }
-        #expect(specLimits.count == defaults.count, "openrpc.json names limits \(specLimits.sorted()); Limits has \(defaults.map(\.0))")
+        for (name, value) in durations {
+            let flag = "--" + name.kebabCased
+            let seconds = value.components.seconds
+            #expect(
+                rows.contains { $0.contains("`\(name)`") && $0.contains("`\(flag)` (seconds)") && $0.contains("| \(seconds) |") },
+                "protocol/README.md: the limits table needs a row with `\(name)`, `\(flag)` (seconds) and its default \(seconds)")
+            #expect(specLimits.contains(name + "Ms"), "openrpc.json: DevModeCapabilities.limits must require \(name)Ms")
+        }
+        let names = defaults.map(\.0) + durations.map { $0.0 + "Ms" }
+        #expect(specLimits == Set(names), "openrpc.json names limits \(specLimits.sorted()); Limits has \(names.sorted())")
     }
 
     // The real server's results, for each request's first example, satisfy the result schemas. Every first example
@@ -351,6 +366,16 @@ import Testing
                 if method.name == InitializeRequest.method {
                     let served = result["capabilities"]?["experimental"]?["methods"]?.arrayValue?.compactMap(\.stringValue)
                     #expect(served == client.server.methods.sorted(), "initialize must list the server's method table, sorted")
+                    // Every limit in force, under the names the schema requires (durations in ms).
+                    let limitsSchema = spec.resolve(.object(["$ref": "#/components/schemas/DevModeCapabilities"]))["properties"]?["limits"]
+                    let required = Set(limitsSchema?["required"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+                    if case .object(let limits)? = result["capabilities"]?["experimental"]?["limits"] {
+                        #expect(Set(limits.keys) == required, "initialize advertises \(limits.keys.sorted())")
+                        #expect(limits["outboundGraceMs"] == .int(5_000), "outboundGrace (5 s by default) in milliseconds")
+                        #expect(limits["maxFramingErrors"] == .int(Limits().maxFramingErrors))
+                    } else {
+                        Issue.record("initialize: no capabilities.experimental.limits")
+                    }
                     client.send(InitializedNotification())
                 }
             } catch let error as ResponseError {

@@ -16,12 +16,12 @@ struct AuditTests {
     /// A server and the tenancy fixture on a fresh database of `database`; nothing when that engine
     /// is not available here.
     private func withServer(
-        _ database: TestDatabase, signIn: SignInPolicy = SignInPolicy(),
+        _ database: TestDatabase, signIn: SignInPolicy = SignInPolicy(), clock: any ServerClock = SystemClock(),
         _ body: (DevModeServer, TenancyFixture) async throws -> Void
     ) async throws {
         guard let test = try await makeTestDriver(database) else { return }
         let projects = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-audit-test-\(UUID().uuidString)")
-        var configuration = ServerConfiguration(signIn: signIn)
+        var configuration = ServerConfiguration(clock: clock, signIn: signIn)
         configuration.projects.dataDirectory = projects.path
         do {
             let server = try await DevModeServer.open(
@@ -347,8 +347,8 @@ struct AuditTests {
     @Test(arguments: TestDatabase.allCases)
     func aStormOfBadKeysAddsBoundedRowsWithTheRightCount(database: TestDatabase) async throws {
         let clock = TestClock()
-        let policy = SignInPolicy(peerBurst: 10, peerInterval: .seconds(1), auditInterval: .seconds(60), clock: clock)
-        try await withServer(database, signIn: policy) { server, fixture in
+        let policy = SignInPolicy(peerBurst: 10, peerInterval: .seconds(1), auditInterval: .seconds(60))
+        try await withServer(database, signIn: policy, clock: clock) { server, fixture in
             let before = try await server.store.read { try $0.auditHead() }.lastSeq
             func attempt(_ peer: String) async {
                 let client = TestClient(server: server, peer: peer)

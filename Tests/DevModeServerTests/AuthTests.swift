@@ -488,9 +488,10 @@ func failedSignInCount(_ entries: [AuditEntryInfo]) -> Int {
 @Suite("Sign-in throttling")
 struct SignInThrottleTests {
     private func withServer(
-        _ policy: SignInPolicy, _ body: (DevModeServer, TenancyFixture) async throws -> Void
+        _ policy: SignInPolicy, clock: TestClock, _ body: (DevModeServer, TenancyFixture) async throws -> Void
     ) async throws {
-        let configuration = ServerConfiguration(tokenSecret: AuthTests.secret, signIn: policy)
+        // The server's one clock: the throttle reads it (a policy has no clock of its own).
+        let configuration = ServerConfiguration(tokenSecret: AuthTests.secret, clock: clock, signIn: policy)
         try await withScratchServer(configuration: configuration) { scratch in
             try await body(scratch.server, try await TenancyFixture.make(server: scratch.server))
         }
@@ -517,8 +518,8 @@ struct SignInThrottleTests {
 
     @Test func failuresFromOneAddressAreThrottledWithAnExactRetryAfter() async throws {
         let clock = TestClock()
-        let policy = SignInPolicy(peerBurst: 3, peerInterval: .seconds(1), keyBurst: 1_000, clock: clock)
-        try await withServer(policy) { server, fixture in
+        let policy = SignInPolicy(peerBurst: 3, peerInterval: .seconds(1), keyBurst: 1_000)
+        try await withServer(policy, clock: clock) { server, fixture in
             for attempt in 1...3 {
                 #expect(await signIn(server, "hunter2", peer: "10.0.0.1")?.code == .unauthenticated, "attempt \(attempt)")
             }
@@ -543,8 +544,8 @@ struct SignInThrottleTests {
 
     @Test func failuresNamingOneKeyIdAreThrottledFromAnyAddress() async throws {
         let clock = TestClock()
-        let policy = SignInPolicy(peerBurst: 1_000, keyBurst: 2, keyInterval: .seconds(6), clock: clock)
-        try await withServer(policy) { server, fixture in
+        let policy = SignInPolicy(peerBurst: 1_000, keyBurst: 2, keyInterval: .seconds(6))
+        try await withServer(policy, clock: clock) { server, fixture in
             // Guesses at the rest of memberA's key: its public prefix, a wrong secret.
             let prefix = String(fixture.memberA.key.prefix(12))
             func guess() -> String { prefix + ByteEncoding.base64URL(Crypto.randomBytes(24)) }
@@ -563,7 +564,7 @@ struct SignInThrottleTests {
 
     @Test func theThrottleForgetsPaidUpKeysAndStaysBounded() async throws {
         let clock = TestClock()
-        let throttle = SignInThrottle(settings: SignInPolicy(peerBurst: 1, peerInterval: .seconds(1), maxTrackedKeys: 100, clock: clock))
+        let throttle = SignInThrottle(settings: SignInPolicy(peerBurst: 1, peerInterval: .seconds(1), maxTrackedKeys: 100), clock: clock)
         for index in 0..<100 { throttle.recordFailure([.peer("10.1.0.\(index)")]) }
         #expect(throttle.trackedKeys == 100)
         throttle.recordFailure([.peer("10.2.0.1")])

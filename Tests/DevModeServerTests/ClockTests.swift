@@ -6,7 +6,6 @@ import Foundation
 import JSONRPC
 import Logging
 import ServiceLifecycle
-import Synchronization
 import Testing
 @testable import DevModeServer
 
@@ -111,7 +110,7 @@ struct ClockTests {
     @Test func serveMigratesOnceAndClosesTheStoreWhenTheServicesFail() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-serve-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let driver = CountingDriver(try await StoreLocation.openDriver(dataDirectory: scratch.path, databaseURL: nil))
+        let driver = ObservingDriver(base: try await StoreLocation.openDriver(dataDirectory: scratch.path, databaseURL: nil))
         struct Broken: Error {}
         var configuration = ServerConfiguration()
         configuration.projects.dataDirectory = scratch.path
@@ -126,7 +125,7 @@ struct ClockTests {
         #expect(driver.closed, "the store was left open after the service group threw")
 
         // The admin path (StoreLocation.open) migrates too, once, on a store opened unmigrated.
-        let again = CountingDriver(try await StoreLocation.openDriver(dataDirectory: scratch.path, databaseURL: nil))
+        let again = ObservingDriver(base: try await StoreLocation.openDriver(dataDirectory: scratch.path, databaseURL: nil))
         _ = try await Store(driver: again).migrate()
         #expect(again.migrations == 1)
         await again.close()
@@ -135,7 +134,7 @@ struct ClockTests {
     @Test func serveClosesTheStoreAfterACleanShutdown() async throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-serve-test-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let driver = CountingDriver(try await StoreLocation.openDriver(dataDirectory: scratch.path, databaseURL: nil))
+        let driver = ObservingDriver(base: try await StoreLocation.openDriver(dataDirectory: scratch.path, databaseURL: nil))
         var configuration = ServerConfiguration()
         configuration.projects.dataDirectory = scratch.path
         try await DevModeServer.serve(
@@ -154,46 +153,5 @@ struct FailingService: Service {
     let error: (any Error)?
     func run() async throws {
         if let error { throw error }
-    }
-}
-
-/// A driver that counts the migrations run through it and whether it was closed.
-final class CountingDriver: SQLDriver {
-    private let base: any SQLDriver
-    private let counts = Mutex<(migrations: Int, closed: Bool)>((0, false))
-
-    init(_ base: any SQLDriver) { self.base = base }
-
-    var dialect: SQLDialect { base.dialect }
-    var migrations: Int { counts.withLock { $0.migrations } }
-    var closed: Bool { counts.withLock { $0.closed } }
-
-    func transaction<T: Sendable>(_ kind: TransactionKind, _ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await base.transaction(kind) { connection in
-            try body(CountingConnection(base: connection, driver: self))
-        }
-    }
-
-    func close() async {
-        counts.withLock { $0.closed = true }
-        await base.close()
-    }
-
-    func sawStatement(_ sql: String) {
-        if sql.hasPrefix("CREATE TABLE IF NOT EXISTS schema_migrations") { counts.withLock { $0.migrations += 1 } }
-    }
-}
-
-final class CountingConnection: SQLConnection {
-    let base: any SQLConnection
-    let driver: CountingDriver
-    init(base: any SQLConnection, driver: CountingDriver) {
-        self.base = base
-        self.driver = driver
-    }
-    var dialect: SQLDialect { base.dialect }
-    func execute(_ sql: String, _ parameters: [SQLValue]) throws -> [SQLRow] {
-        driver.sawStatement(sql)
-        return try base.execute(sql, parameters)
     }
 }

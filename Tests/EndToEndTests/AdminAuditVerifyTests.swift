@@ -9,13 +9,10 @@ import Testing
 /// a chain someone edited in the database.
 @Suite("admin audit verify")
 struct AdminAuditVerifyTests {
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["DEVMODE_TEST_STORE"] != "postgres", "it tampers with the SQLite file"))
-    func exitsZeroOnAGoodChainAndOneOnATamperedOne() throws {
+    @Test func exitsZeroOnAGoodChainAndOneOnATamperedOne() throws {
         let dataDirectory = temporaryDataDirectory()
         _ = try bootstrapAdmin(dataDirectory: dataDirectory)
-        var environment = ProcessInfo.processInfo.environment
-        environment["DEVMODE_DATA_DIR"] = dataDirectory
-        environment.removeValue(forKey: "DEVMODE_DATABASE_URL")
+        let environment = try serverEnvironment(dataDirectory: dataDirectory)
         let devmode = try devmodeBinary().path
 
         let good = try Spawn.run(devmode, ["admin", "audit", "verify"], environment: environment)
@@ -24,10 +21,16 @@ struct AdminAuditVerifyTests {
         #expect(goodResult["ok"] as? Bool == true)
         #expect((goodResult["rowsChecked"] as? Int ?? 0) >= 1)
 
-        let sqlite = try #require(Spawn.which("sqlite3"), "the sqlite3 command line tool")
-        let edit = try Spawn.run(
-            sqlite, [dataDirectory + "/devmode.sqlite3", "UPDATE audit_log SET detail = 'nothing happened' WHERE seq = 1"],
-            environment: environment)
+        // Edited behind the server's back, with the engine's own command line tool.
+        let tamper = "UPDATE audit_log SET detail = 'nothing happened' WHERE seq = 1"
+        let edit: Spawn.Outcome
+        if let url = environment["DEVMODE_DATABASE_URL"] {
+            let psql = try #require(Spawn.which("psql"), "the psql command line tool")
+            edit = try Spawn.run(psql, [url, "-v", "ON_ERROR_STOP=1", "-q", "-c", tamper], environment: environment)
+        } else {
+            let sqlite = try #require(Spawn.which("sqlite3"), "the sqlite3 command line tool")
+            edit = try Spawn.run(sqlite, [dataDirectory + "/devmode.sqlite3", tamper], environment: environment)
+        }
         #expect(edit.status == 0, "\(edit.stderrText)")
 
         let tampered = try Spawn.run(devmode, ["admin", "audit", "verify"], environment: environment)

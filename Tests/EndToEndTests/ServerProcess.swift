@@ -142,6 +142,23 @@ func freshPostgresDatabase(_ environment: [String: String]) throws -> String {
     return String(base[...slash]) + name
 }
 
+/// The environment a `devmode` child runs with for `dataDirectory`: this process's, with
+/// DEVMODE_DATA_DIR set and the store that data directory stands for. On the SQLite pass that is
+/// the data directory's SQLite file (DEVMODE_DATABASE_URL removed); on the PostgreSQL pass of
+/// ./scripts/test (DEVMODE_TEST_STORE=postgres) a PostgreSQL database made for the data directory,
+/// so `admin` runs, restarts and servers on one data directory share one store, as on SQLite.
+/// Every child a test starts on a data directory takes its environment from here: a child with
+/// another store would not know the users that `admin bootstrap` made.
+func serverEnvironment(dataDirectory: String) throws -> [String: String] {
+    var variables = ProcessInfo.processInfo.environment
+    variables["DEVMODE_DATA_DIR"] = dataDirectory
+    variables.removeValue(forKey: "DEVMODE_DATABASE_URL")
+    if variables["DEVMODE_TEST_STORE"] == "postgres" {
+        variables["DEVMODE_DATABASE_URL"] = try postgresDatabase(for: dataDirectory, variables)
+    }
+    return variables
+}
+
 /// A running `devmode` child process (spawned with posix_spawn: Foundation's `Process.run()`
 /// crashes now and then on Linux, see `DevModeSpawn`).
 final class ServerProcess: @unchecked Sendable {
@@ -154,14 +171,7 @@ final class ServerProcess: @unchecked Sendable {
 
     init(program: String? = nil, arguments: [String], dataDirectory: String? = nil, environment: [String: String] = [:]) throws {
         self.dataDirectory = dataDirectory ?? temporaryDataDirectory()
-        var variables = ProcessInfo.processInfo.environment
-        variables["DEVMODE_DATA_DIR"] = self.dataDirectory
-        variables.removeValue(forKey: "DEVMODE_DATABASE_URL")
-        if variables["DEVMODE_TEST_STORE"] == "postgres" {
-            // The second pass of ./scripts/test: each server gets a fresh PostgreSQL database.
-            // One database per data directory: `admin` runs and restarts on it share it, as on SQLite.
-            variables["DEVMODE_DATABASE_URL"] = try postgresDatabase(for: self.dataDirectory, variables)
-        }
+        var variables = try serverEnvironment(dataDirectory: self.dataDirectory)
         for (key, value) in environment { variables[key] = value }
         child = try ChildProcess(try program ?? devmodeBinary().path, arguments, environment: variables)
         for (fd, collector) in [(child.stdout, stdout), (child.stderr, stderr)] {

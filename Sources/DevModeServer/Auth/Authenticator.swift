@@ -1,3 +1,4 @@
+import DevModeClock
 import DevModeCrypto
 import DevModeProtocol
 import DevModeStore
@@ -16,12 +17,15 @@ public struct Authenticator: Sendable {
     /// Failed sign-ins in the audit log, one row per source and interval.
     let failedSignIns: FailedSignInLog
 
-    init(store: Store, tokenSecret: [UInt8], policy: SignInPolicy = SignInPolicy(), logger: Logger) {
+    init(
+        store: Store, tokenSecret: [UInt8], policy: SignInPolicy = SignInPolicy(), clock: any ServerClock,
+        logger: Logger
+    ) {
         self.store = store
         self.tokenSecret = tokenSecret
         self.logger = logger
-        self.throttle = SignInThrottle(settings: policy)
-        self.failedSignIns = FailedSignInLog(policy: policy, store: store, logger: logger)
+        self.throttle = SignInThrottle(settings: policy, clock: clock)
+        self.failedSignIns = FailedSignInLog(policy: policy, clock: clock, store: store, logger: logger)
     }
 
     static let keyPrefix = "dmk_"

@@ -39,12 +39,14 @@ final class FailedSignInLog: Sendable {
     static let otherPeers = "other peers"
 
     private let policy: SignInPolicy
+    private let clock: any ServerClock
     private let store: Store
     private let logger: Logger
     private let state = Mutex(State())
 
-    init(policy: SignInPolicy, store: Store, logger: Logger) {
+    init(policy: SignInPolicy, clock: any ServerClock, store: Store, logger: Logger) {
         self.policy = policy
+        self.clock = clock
         self.store = store
         self.logger = logger
     }
@@ -53,7 +55,7 @@ final class FailedSignInLog: Sendable {
     /// callers log those and stay quiet about the rest.
     @discardableResult
     func record(_ source: Source, keyId: String?, reason: String) async -> Bool {
-        let now = policy.clock.now
+        let now = clock.now
         let opened = state.withLock { state -> Bool in
             var source = source
             if state.windows[source] == nil && state.windows.count >= policy.maxAuditSources {
@@ -92,11 +94,11 @@ final class FailedSignInLog: Sendable {
             while true {
                 guard let deadline = state.withLock({ $0.windows.values.map(\.opened).min() }) else { break }
                 do {
-                    try await policy.clock.sleep(until: deadline + policy.auditInterval)
+                    try await clock.sleep(until: deadline + policy.auditInterval)
                 } catch {
                     return
                 }
-                await flush(endedBy: policy.clock.now)
+                await flush(endedBy: clock.now)
             }
             state.withLock { $0.timer = nil }
             // A window opened between the last check and clearing the timer arms a new one.

@@ -1,6 +1,5 @@
-import DevModeClock
-
-/// How failed sign-ins are throttled and audited; every field is a `devmode serve` flag.
+/// How failed sign-ins are throttled and audited; every field is a `devmode serve` flag. The time
+/// they are measured on is the server's clock (`ServerConfiguration.clock`).
 public struct SignInPolicy: Sendable {
     /// Failed sign-ins one peer address may make at once (`--sign-in-peer-burst`, 20). Stdio and
     /// in-process sessions have no address and are throttled by key id only.
@@ -21,13 +20,9 @@ public struct SignInPolicy: Sendable {
     /// Most sources counted apart in one interval; failures from more are counted together under
     /// "other peers" (so an attack from many addresses still adds a bounded number of rows).
     public var maxAuditSources: Int
-    /// What the throttle and the audit intervals read the time from.
-    public var clock: any ServerClock
-
     public init(
         peerBurst: Int = 20, peerInterval: Duration = .seconds(1), keyBurst: Int = 10, keyInterval: Duration = .seconds(6),
-        maxTrackedKeys: Int = 100_000, auditInterval: Duration = .seconds(60), maxAuditSources: Int = 1_000,
-        clock: any ServerClock = SystemClock()
+        maxTrackedKeys: Int = 100_000, auditInterval: Duration = .seconds(60), maxAuditSources: Int = 1_000
     ) {
         self.peerBurst = peerBurst
         self.peerInterval = peerInterval
@@ -36,6 +31,5 @@ public struct SignInPolicy: Sendable {
         self.maxTrackedKeys = maxTrackedKeys
         self.auditInterval = auditInterval
         self.maxAuditSources = maxAuditSources
-        self.clock = clock
     }
 }

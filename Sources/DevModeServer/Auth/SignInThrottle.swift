@@ -49,9 +49,9 @@ final class SignInThrottle: Sendable {
     /// GCRA's theoretical arrival time per key: the instant at which its bucket is full again.
     private let due = Mutex<[Key: ContinuousClock.Instant]>([:])
 
-    init(settings: SignInPolicy) {
+    init(settings: SignInPolicy, clock: any ServerClock) {
         self.settings = settings
-        self.clock = settings.clock
+        self.clock = clock
     }
 
     private func limits(_ key: Key) -> (burst: Int, interval: Duration) {

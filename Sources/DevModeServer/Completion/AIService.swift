@@ -42,7 +42,7 @@ public final class AIService: Sendable {
             }
             return made.provider(for: model)
         }
-        engines = LocalEngines(settings: configuration.localEngine, logger: logger)
+        engines = LocalEngines(settings: configuration.localEngine, logger: logger, clock: clock)
         usage = UsageRecorder(store: store, logger: logger, clock: clock)
         self.store = store
     }

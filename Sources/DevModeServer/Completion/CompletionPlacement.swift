@@ -31,7 +31,7 @@ final class CompletionPlacement: Sendable {
 
     init(
         projects: ProjectService, directory: Directory, store: Store, ai: AIService, maxDocumentBytes: Int,
-        maxOpenDocuments: Int, clock: any ServerClock = SystemClock(), logger: Logger
+        maxOpenDocuments: Int, clock: any ServerClock, logger: Logger
     ) {
         self.maxOpenDocuments = maxOpenDocuments
         self.projects = projects

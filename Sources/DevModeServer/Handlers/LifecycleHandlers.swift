@@ -43,6 +43,7 @@ extension Limits {
             "maxBatchLength": maxBatchLength,
             "maxRequestsInFlight": maxRequestsInFlight,
             "maxOutboundBytes": maxOutboundBytes,
+            "outboundGraceMs": Int(outboundGrace.wholeMilliseconds),
             "maxFramingErrors": maxFramingErrors,
         ]
     }

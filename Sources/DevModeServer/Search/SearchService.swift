@@ -21,8 +21,6 @@ public final class SearchService: Sendable {
         /// Most `file/search` requests one session may have in flight (`maxSearchesPerSession`);
         /// one more answers -32021 with `data: {limit, setting: "maxSearchesPerSession"}`.
         public var maxSearchesPerSession: Int
-        /// The clock `timeoutMs` is measured on (tests inject a `TestClock`).
-        public var clock: any ServerClock
         /// Steps of matching work between two reads of the clock (see `SearchBudget`).
         public var stepsPerCheck: Int
         /// Runs on the pool's thread as each search starts, before any work; nil in production.
@@ -30,25 +28,26 @@ public final class SearchService: Sendable {
         public var willSearch: (@Sendable () -> Void)?
 
         public init(
-            threads: Int = 2, maxSearchesPerSession: Int = 4, clock: any ServerClock = SystemClock(),
-            stepsPerCheck: Int = 16_384, willSearch: (@Sendable () -> Void)? = nil
+            threads: Int = 2, maxSearchesPerSession: Int = 4, stepsPerCheck: Int = 16_384, willSearch: (@Sendable () -> Void)? = nil
         ) {
             self.threads = threads
             self.maxSearchesPerSession = maxSearchesPerSession
-            self.clock = clock
             self.stepsPerCheck = stepsPerCheck
             self.willSearch = willSearch
         }
     }
 
     let settings: Settings
+    /// The server's clock (`ServerConfiguration.clock`): `timeoutMs` is measured on it.
+    private let clock: any ServerClock
     private let projects: ProjectService
     private let pool: SearchPool
     /// Searches in flight per session id.
     private let inFlight = LockedState<[Int: Int]>([:])
 
-    init(settings: Settings, projects: ProjectService) {
+    init(settings: Settings, projects: ProjectService, clock: any ServerClock) {
         self.settings = settings
+        self.clock = clock
         self.projects = projects
         self.pool = SearchPool(threads: max(1, settings.threads))
     }
@@ -83,7 +82,7 @@ public final class SearchService: Sendable {
             root: project.root, start: start.relative, repository: repository, pattern: pattern,
             plainBytes: request.regex != true && caseSensitive ? Array(request.query.utf8) : nil,
             maxResults: maxResults, maxFileBytes: projects.settings.maxFileBytes, encoding: session.positionEncoding)
-        let clock = settings.clock
+        let clock = self.clock
         let deadline = clock.now + .milliseconds(timeout)
         let stepsPerCheck = settings.stepsPerCheck
         let willSearch = settings.willSearch
