@@ -8,6 +8,8 @@ import Logging
 public final class TestClient: Sendable {
     public let server: DevModeServer
     public let connection: Connection
+    /// The server's side of the pipe (its requests in flight, `stop(grace:)`).
+    public let serverConnection: Connection
     private let notifications: NotificationInbox
     private let serverTask: Task<Void, Never>
     private let clientTask: Task<Void, Never>
@@ -21,11 +23,12 @@ public final class TestClient: Sendable {
         let (clientEnd, serverEnd) = InMemoryTransport.pair()
         let (serverConnection, _) = server.makeConnection(
             transport: "memory", framing: .contentLength, local: local, peer: peer)
+        self.serverConnection = serverConnection
         let inbox = NotificationInbox()
         self.notifications = inbox
         connection = Connection(
             registry: MessageRegistry(requests: [], notifications: clientNotifications), handler: inbox,
-            framing: .contentLength, logger: Logger(label: "devmode.test-client"))
+            framing: .contentLength, logger: Logger(label: "devmode.test-client"), errorReplyObserver: ErrorReplyLog.observer)
         serverTask = Task { await serverConnection.run(input: serverEnd.reader, output: serverEnd.writer) }
         let connection = self.connection
         clientTask = Task { await connection.run(input: clientEnd.reader, output: clientEnd.writer) }

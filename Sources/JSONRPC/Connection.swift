@@ -36,6 +36,7 @@ public final class Connection: Sendable {
     private let registry: MessageRegistry
     private let outbound: OutboundBuffer
     private let clock: any ServerClock
+    private let errorReplyObserver: (@Sendable (_ method: String, _ error: ResponseError) -> Void)?
     private let state: LockedState<State>
 
     private struct InflightRequest {
@@ -48,6 +49,7 @@ public final class Connection: Sendable {
     }
 
     private struct PendingOutgoing {
+        var method: String
         var responseType: any ResponseType.Type
         var continuation: CheckedContinuation<any ResponseType, any Error>
     }
@@ -83,14 +85,18 @@ public final class Connection: Sendable {
         var graceTimer: Task<Void, Never>?
     }
 
+    /// `errorReplyObserver` is told the method and the error of every error reply to this side's
+    /// own requests (the test clients record which codes each method was seen to answer).
     public init(
         registry: MessageRegistry,
         handler: any MessageHandler,
         framing: FramingMode? = nil,
         limits: Limits = Limits(),
         clock: any ServerClock = SystemClock(),
-        logger: Logger = Logger(label: "devmode.jsonrpc")
+        logger: Logger = Logger(label: "devmode.jsonrpc"),
+        errorReplyObserver: (@Sendable (_ method: String, _ error: ResponseError) -> Void)? = nil
     ) {
+        self.errorReplyObserver = errorReplyObserver
         self.registry = registry
         self.handler = handler
         self.limits = limits
@@ -331,6 +337,7 @@ public final class Connection: Sendable {
                 logger.debug("response to an unknown request", metadata: ["id": "\(id)"])
                 return
             }
+            if case .failure(let error) = result { errorReplyObserver?(pending.method, error) }
             pending.continuation.resume(with: result.mapError { $0 as any Error })
         case .invalid(let error, let reply):
             switch reply {
@@ -543,7 +550,7 @@ public final class Connection: Sendable {
     /// `$/cancelRequest` and throws `CancellationError`; a task cancelled before the request is
     /// written never sends it.
     public func send<R: RequestType>(_ request: R) async throws -> R.Response {
-        let response = try await sendRequest(responseType: R.Response.self) { id in
+        let response = try await sendRequest(method: R.method, responseType: R.Response.self) { id in
             try OutgoingMessage.request(request, id: id)
         }
         guard let typed = response as? R.Response else {
@@ -554,17 +561,28 @@ public final class Connection: Sendable {
 
     /// Sends a request by method name with untyped params (for `devmode call` and scripts' tools).
     public func send(method: String, params: JSONValue?) async throws -> JSONValue {
-        let response = try await sendRequest(responseType: JSONValue.self) { id in
+        let response = try await sendRequest(method: method, responseType: JSONValue.self) { id in
+            try OutgoingMessage.request(method: method, params: params, id: id)
+        }
+        return response as? JSONValue ?? .null
+    }
+
+    /// Sends a request under an id the caller chose (unique among this side's requests in flight),
+    /// so that the caller can name it to the peer, as tests of `$/cancelRequest` do.
+    public func send(method: String, params: JSONValue?, id: RequestID) async throws -> JSONValue {
+        let response = try await sendRequest(method: method, responseType: JSONValue.self, id: id) { id in
             try OutgoingMessage.request(method: method, params: params, id: id)
         }
         return response as? JSONValue ?? .null
     }
 
     private func sendRequest(
-        responseType: any ResponseType.Type, encode: (RequestID) throws -> [UInt8]
+        method: String, responseType: any ResponseType.Type, id chosenID: RequestID? = nil,
+        encode: (RequestID) throws -> [UInt8]
     ) async throws -> any ResponseType {
         try Task.checkCancellation()
         let (id, closed): (RequestID, Bool) = state.withLock { state in
+            if let chosenID { return (chosenID, state.closed) }
             state.nextOutgoingID += 1
             return (.number(state.nextOutgoingID), state.closed)
         }
@@ -579,7 +597,7 @@ public final class Connection: Sendable {
                 let admission: Admission = state.withLock { state in
                     guard !state.closed else { return .closed }
                     if Task.isCancelled { return .cancelled }
-                    state.outgoing[id] = PendingOutgoing(responseType: responseType, continuation: continuation)
+                    state.outgoing[id] = PendingOutgoing(method: method, responseType: responseType, continuation: continuation)
                     return .sent(withinLimit: outbound.append((state.framing ?? .contentLength).frame(body)))
                 }
                 switch admission {

@@ -93,6 +93,28 @@ struct ProviderErrorTests {
         }
     }
 
+    /// LSP's `textDocument/completion` goes through the same provider call as the inline one: a
+    /// 429 is -32023 with `retryAfterMs`, an upstream failure -32030 with its reason.
+    @Test func completionAnswersTheProvidersFailuresAsInlineCompletionDoes() async throws {
+        try await CompletionWorld.run(models: { ModelRegistry(models: [fimModel("star", endpoint: $0.openAIEndpoint)], defaultModels: ["star"]) }) {
+            world in
+            let (client, _) = try await world.session()
+            let uri = "file:///home/ada/shop/Sources/Completion.swift"
+            client.open(uri, "let total = \n")
+            let request = CompletionRequest(textDocument: TextDocumentIdentifier(uri: uri), position: point(0, 12))
+            world.fake.enqueue(.status(429, headers: ["retry-after": "3"], body: #"{"error":{"message":"slow down"}}"#))
+            let limited = await expectError(.rateLimited) { try await client.send(request) }
+            #expect(limited?.data?["retryAfterMs"] == 3_000)
+            #expect(limited?.data?["source"] == "provider")
+            world.fake.enqueue(.status(500, body: #"{"error":{"message":"boom"}}"#))
+            let failed = await expectError(.providerUnavailable) { try await client.send(request) }
+            #expect(failed?.data?["reason"] == "upstreamError")
+            #expect(failed?.data?["status"] == 500)
+            world.fake.enqueue(streamed(["42"]))
+            #expect(try await client.send(request).items.contains { $0.textEdit?.newText == "42" }, "the next completion is answered")
+        }
+    }
+
     @Test func rateLimitWithoutRetryAfterStillSaysHowLongToWait() async throws {
         try await CompletionWorld.run(models: { ModelRegistry(models: [fimModel("star", endpoint: $0.openAIEndpoint)], defaultModels: ["star"]) }) {
             world in

@@ -191,6 +191,8 @@ actor RawSession {
     private let serverTask: Task<Void, Never>
     private var parser = FrameParser()
     private var replies: [JSONValue: JSONValue] = [:]
+    /// The method of each request sent, by id (for `ErrorReplyLog`).
+    private var methods: [Int: String] = [:]
 
     init(server: DevModeServer, local: Bool) {
         let (clientEnd, serverEnd) = InMemoryTransport.pair()
@@ -200,6 +202,7 @@ actor RawSession {
     }
 
     func request<R: RequestType>(_ request: R, id: Int) async throws {
+        methods[id] = R.method
         try await write(["jsonrpc": "2.0", "id": .int(id), "method": .string(R.method), "params": try Self.json(request)])
     }
 
@@ -214,7 +217,12 @@ actor RawSession {
     /// The reply to request `id` (replies to others are kept for later).
     func reply(to id: Int) async throws -> JSONValue {
         while true {
-            if let reply = replies.removeValue(forKey: .int(id)) { return reply }
+            if let reply = replies.removeValue(forKey: .int(id)) {
+                if let method = methods.removeValue(forKey: id), case .int(let code)? = reply["error"]?["code"] {
+                    ErrorReplyLog.record(method: method, code: ErrorCode(rawValue: code))
+                }
+                return reply
+            }
             guard let chunk = try await end.reader.read() else { throw EndOfStream() }
             parser.feed(chunk)
             while let event = parser.next() {

@@ -156,6 +156,22 @@ struct FileAndHistoryEdgeTests {
             // Inside the allowed root it opens, and opening again gives the same project.
             let opened = try await client.send(ProjectOpenRequest(path: home))
             #expect(try await client.send(ProjectOpenRequest(path: home)).id == opened.id)
+            // Another folder under a name the workspace has already: a conflict that asks for another name.
+            let other = home + "/other"
+            try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: false)
+            let taken = await expectError(.conflict, "a taken name") {
+                try await client.send(ProjectOpenRequest(path: other, name: opened.name))
+            }
+            #expect(taken?.message == "Conflict: the workspace has a project with that name already; give another name")
+            // A workspace that does not exist (or that the caller may not see): not found, naming it.
+            let missing = "wsp_doesnotexist00000"
+            let absent = await expectError(.notFound, "a missing workspace") {
+                try await client.send(ProjectOpenRequest(workspaceId: missing, path: other))
+            }
+            #expect(absent?.data == ["kind": "workspace", "id": .string(missing)])
+            #expect(
+                try await client.send(ProjectListRequest(workspaceId: opened.workspaceId)).projects.map(\.id) == [opened.id],
+                "a refused open registered a project")
         } catch {
             await client.close()
             await server.close()

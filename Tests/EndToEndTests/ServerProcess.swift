@@ -1,4 +1,5 @@
 import DevModeSpawn
+import DevModeTestSupport
 import Foundation
 import JSONRPC
 import Testing
@@ -115,6 +116,37 @@ enum WireFormat {
     }
 }
 
+/// The method of each request a raw client sent, by id, so that the error replies it reads are
+/// recorded in `ErrorReplyLog` (best effort: bytes that are not well-formed frames are skipped).
+final class SentRequests: Sendable {
+    private let methods = LockedState<[Int: String]>([:])
+
+    func note(_ bytes: [UInt8]) {
+        var index = 0
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        while index < bytes.count, let headerEnd = WireFormat.find(separator, in: bytes, from: index) {
+            let header = String(decoding: bytes[index..<headerEnd], as: UTF8.self)
+            guard header.hasPrefix("Content-Length: "), let length = Int(header.dropFirst("Content-Length: ".count)),
+                length >= 0, bytes.count >= headerEnd + 4 + length
+            else { return }
+            let body = Data(bytes[headerEnd + 4..<headerEnd + 4 + length])
+            let object = try? JSONSerialization.jsonObject(with: body)
+            for message in (object as? [Any] ?? [object as Any]) {
+                guard let message = message as? [String: Any], let id = message["id"] as? Int,
+                    let method = message["method"] as? String
+                else { continue }
+                methods.withLock { $0[id] = method }
+            }
+            index = headerEnd + 4 + length
+        }
+    }
+
+    func received(_ reply: [String: Any], id: Int) {
+        guard let method = methods.withLock({ $0[id] }) else { return }
+        ErrorReplyLog.record(request: method, reply: reply)
+    }
+}
+
 /// Databases made for data directories in this test process.
 private let postgresDatabases = LockedState<[String: String]>([:])
 
@@ -165,6 +197,7 @@ final class ServerProcess: @unchecked Sendable {
     let child: ChildProcess
     let stdout = ByteCollector()
     let stderr = ByteCollector()
+    private let sent = SentRequests()
 
     /// The data directory: a fresh temporary one unless given (never the user's own).
     let dataDirectory: String
@@ -190,6 +223,7 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8]) {
+        sent.note(bytes)
         child.write(bytes)
     }
 
@@ -209,7 +243,10 @@ final class ServerProcess: @unchecked Sendable {
             found = frames.messages.first { ($0["id"] as? Int) == id }
             return found != nil
         }
-        if let found { return found }
+        if let found {
+            sent.received(found, id: id)
+            return found
+        }
         _ = try WireFormat.contentLengthFrames(stdout.snapshot)
         throw TestFailure("no response with id \(id); stderr: \(String(decoding: stderr.snapshot.suffix(2000), as: UTF8.self))")
     }
@@ -242,6 +279,7 @@ final class ServerProcess: @unchecked Sendable {
 final class RawSocket: @unchecked Sendable {
     let fd: Int32
     let received = ByteCollector()
+    private let sent = SentRequests()
 
     init(host: String = "127.0.0.1", port: Int) throws {
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -271,6 +309,7 @@ final class RawSocket: @unchecked Sendable {
     }
 
     func send(_ bytes: [UInt8]) {
+        sent.note(bytes)
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL)) }
@@ -294,7 +333,10 @@ final class RawSocket: @unchecked Sendable {
             found = frames.messages.first { ($0["id"] as? Int) == id }
             return found != nil
         }
-        if let found { return found }
+        if let found {
+            sent.received(found, id: id)
+            return found
+        }
         throw TestFailure("no framed response with id \(id); got \(String(decoding: received.snapshot.prefix(500), as: UTF8.self))")
     }
 

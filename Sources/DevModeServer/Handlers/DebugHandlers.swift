@@ -1,3 +1,4 @@
+import DevModeClock
 import DevModeProtocol
 import FoundationEssentials
 import JSONRPC
@@ -9,11 +10,11 @@ import Glibc
 extension DevModeServer {
     /// Served only with `--enable-debug-methods`.
     static func registerDebugHandlers(_ router: inout Router) {
-        router.on(DebugSleepRequest.self) { request, _ in
+        router.on(DebugSleepRequest.self) { request, context in
             guard (0...600_000).contains(request.milliseconds) else {
                 throw ResponseError.invalidParams("milliseconds must be 0…600000", field: "milliseconds")
             }
-            try await Task.sleep(for: .milliseconds(request.milliseconds))
+            try await context.server.configuration.clock.sleep(for: .milliseconds(request.milliseconds))
             return DebugSleepResult(slept: request.milliseconds)
         }
         router.on(DebugPrintRequest.self) { request, _ in
