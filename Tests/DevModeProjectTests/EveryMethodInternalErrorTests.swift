@@ -17,7 +17,7 @@ struct EveryMethodInternalErrorTests {
         #expect(methods.count == 55, "the registry lists \(methods.count) requests; update the count")
         let examples = try SpecExamples.load()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-fault-\(UUID().uuidString)")
-        let driver = FaultyDriver(base: try await TestStore.makeDriver(sqlitePath: directory.path + "/devmode.sqlite3"))
+        let driver = ObservingDriver(base: try await TestStore.makeDriver(sqlitePath: directory.path + "/devmode.sqlite3"))
         let clock = TestClock()
         var configuration = ServerConfiguration(enableDebugMethods: true, credentialRecheckInterval: .seconds(5), clock: clock)
         configuration.projects.dataDirectory = directory.path
