@@ -154,5 +154,45 @@ public enum Schema {
                 // recompute this. NULL for rows written before anchoring began.
                 "ALTER TABLE audit_log ADD COLUMN anchor TEXT",
             ]),
+        Migration(
+            version: 5, name: "budgets and their holds",
+            statements: [
+                // One budget per owner and metric. `scope` names the owner within its level (a tenant,
+                // workspace or key id; "workspace/user" for a user's share of a workspace). `used`
+                // counts the period starting at `period_start`; a reader in a later period sees 0.
+                // No foreign keys: a budget is removed with `quota/set` (limit null).
+                """
+                CREATE TABLE budgets (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    workspace_id TEXT,
+                    user_id TEXT,
+                    key_id TEXT,
+                    metric TEXT NOT NULL,
+                    period TEXT NOT NULL,
+                    limit_value BIGINT NOT NULL,
+                    used BIGINT NOT NULL DEFAULT 0,
+                    reserved BIGINT NOT NULL DEFAULT 0,
+                    period_start BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    UNIQUE (level, scope, metric))
+                """,
+                "CREATE INDEX budgets_tenant ON budgets (tenant_id)",
+                // What each call in flight holds of each budget, until its lease runs out. The
+                // reservation's id is the id of the usage row its settlement writes.
+                """
+                CREATE TABLE budget_holds (
+                    reservation_id TEXT NOT NULL,
+                    budget_id TEXT NOT NULL,
+                    amount BIGINT NOT NULL,
+                    lease_until BIGINT NOT NULL,
+                    reclaimed_at BIGINT,
+                    PRIMARY KEY (reservation_id, budget_id))
+                """,
+                "CREATE INDEX budget_holds_budget ON budget_holds (budget_id, lease_until)",
+            ]),
     ]
 }

@@ -98,16 +98,27 @@ extension StoreTransaction {
     /// Appends usage events; an event without a time gets the transaction's.
     public func insertUsage(_ events: [UsageEvent]) throws {
         for event in events {
-            let values: [SQLValue] = [
-                .text(event.id), .text(event.tenantId), .optionalText(event.workspaceId), .optionalText(event.userId),
-                .text(event.kind.rawValue), .optionalText(event.model), .optionalText(event.subject),
-                .integer(Int64(event.inputTokens)), .integer(Int64(event.outputTokens)),
-                .integer(Int64(event.costMicros)), .optionalInteger(event.latencyMs.map { Int64($0) }),
-                .text(event.outcome), .optionalText(event.detail), .integer(event.createdAt == 0 ? now : event.createdAt),
-            ]
-            try connection.execute(
-                "INSERT INTO usage_events (\(Self.usageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+            try insertUsage(event, once: false)
         }
+    }
+
+    /// Appends one usage event. With `once`, an event whose id is already there is left alone, and
+    /// the answer says whether this call wrote it.
+    @discardableResult
+    func insertUsage(_ event: UsageEvent, once: Bool) throws -> Bool {
+        let values: [SQLValue] = [
+            .text(event.id), .text(event.tenantId), .optionalText(event.workspaceId), .optionalText(event.userId),
+            .text(event.kind.rawValue), .optionalText(event.model), .optionalText(event.subject),
+            .integer(Int64(event.inputTokens)), .integer(Int64(event.outputTokens)),
+            .integer(Int64(event.costMicros)), .optionalInteger(event.latencyMs.map { Int64($0) }),
+            .text(event.outcome), .optionalText(event.detail), .integer(event.createdAt == 0 ? now : event.createdAt),
+        ]
+        let insert = "INSERT INTO usage_events (\(Self.usageColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        guard once else {
+            try connection.execute(insert, values)
+            return true
+        }
+        return !(try connection.execute(insert + " ON CONFLICT (id) DO NOTHING RETURNING id", values)).isEmpty
     }
 
     /// A tenant's usage events, oldest first (optionally one workspace's, from `since` ms).
