@@ -62,6 +62,8 @@ public enum DevModeMessages {
         CompletionRequest.self,
         AICompleteRequest.self,
         ExecuteCommandRequest.self,
+        QuotaGetRequest.self,
+        QuotaSetRequest.self,
     ]
 
     /// Requests that name no object by id, with why they need no isolation check. Every request is

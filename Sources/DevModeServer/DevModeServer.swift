@@ -96,6 +96,7 @@ public final class DevModeServer: Sendable {
         registerVCSHandlers(&router)
         registerDocumentHandlers(&router)
         registerModelHandlers(&router)
+        registerQuotaHandlers(&router)
         registerCompletionHandlers(&router)
         if configuration.enableDebugMethods {
             registerDebugHandlers(&router)

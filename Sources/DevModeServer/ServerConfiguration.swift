@@ -37,6 +37,8 @@ public struct ServerConfiguration: Sendable {
     public var completion: CompletionPipeline.Settings
     /// What the local engines learn from, and how soon they learn an edit.
     public var localEngine: LocalEngines.Settings
+    /// How long a budget reservation holds, and the smallest output a call is lowered to.
+    public var quota: QuotaService.Settings = QuotaService.Settings()
     /// Most documents one session may hold open (`maxOpenDocuments`); more are refused, logged.
     public var maxOpenDocuments: Int
     /// Most bytes one open document may hold (`maxDocumentBytes`).

@@ -14,7 +14,8 @@ import JSONRPC
 struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage tenants, users, workspaces, API keys and the audit log directly in the database.",
-        subcommands: [Bootstrap.self, TenantCommand.self, UserCommand.self, WorkspaceCommand.self, KeyCommand.self, AuditCommand.self]
+        subcommands: [Bootstrap.self, TenantCommand.self, UserCommand.self, WorkspaceCommand.self, KeyCommand.self, AuditCommand.self,
+            QuotaCommand.self]
     )
 }
 
@@ -234,6 +235,56 @@ struct AuditCommand: AsyncParsableCommand {
             try await withDirectory(storage, createAuditKey: false) { directory in
                 let filter = AuditFilter(actor: actor, method: method, limit: limit)
                 try printJSON(try await directory.store.read { try $0.queryAudit(filter) }.map(AuditEntryInfo.init))
+            }
+        }
+    }
+}
+
+struct QuotaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quota", abstract: "Set and read budgets (as quota/set and quota/get do).", subcommands: [Set.self, Get.self])
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set (or with --remove, remove) one budget: tenant, workspace, user in a workspace, or API key.")
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The tenant id.") var tenant: String
+        @Option(help: "tenant, workspace, user or key.") var level: String
+        @Option(help: "For workspace and user.") var workspace: String?
+        @Option(help: "For user.") var user: String?
+        @Option(help: "For key: the API key's id.") var key: String?
+        @Option(help: "tokens or cost (millionths of a US dollar).") var metric: String
+        @Option(help: "day, week, month or none.") var period = "month"
+        @Option(help: "Tokens, or millionths of a US dollar, per period.") var limit: Int?
+        @Flag(help: "Remove the budget instead.") var remove = false
+
+        func validate() throws {
+            if remove == (limit != nil) { throw ValidationError("give either --limit or --remove") }
+        }
+
+        func run() async throws {
+            try await withDirectory(storage) { directory in
+                let (budget, removed) = try await directory.setBudget(
+                    Directory.BudgetChange(
+                        tenantId: tenant, level: level, workspaceId: workspace, userId: user, keyId: key, metric: metric,
+                        period: period, limit: limit),
+                    by: .cli)
+                try printJSON(QuotaSetResult(quota: budget.map(QuotaInfo.init), removed: removed))
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The budgets that apply to a user's model calls in a workspace.")
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The workspace id.") var workspace: String
+        @Option(help: "The user id.") var user: String
+
+        func run() async throws {
+            try await withDirectory(storage) { directory in
+                let found = try await directory.budgets(workspaceId: workspace, userId: user, for: .cli)
+                try printJSON(
+                    QuotaGetResult(workspaceId: found.workspaceId, userId: found.userId, quotas: found.budgets.map(QuotaInfo.init)))
             }
         }
     }

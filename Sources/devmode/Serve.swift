@@ -53,6 +53,10 @@ struct Serve: AsyncParsableCommand {
             directory when it exists, else only the local engine.
             """)
     var models: String?
+    @Option(help: "Milliseconds a model call's budget reservation holds; a process that dies mid-call stops holding it after this (quotaLeaseMs).")
+    var quotaLeaseMs: Int = 300_000
+    @Option(help: "The smallest output limit a call is lowered to, to fit a budget, before it is refused instead (quotaMinimumOutputTokens).")
+    var quotaMinimumOutputTokens: Int = QuotaService.Settings().minimumOutputTokens
     @Option(help: "Most documents one session may hold open (maxOpenDocuments).")
     var maxOpenDocuments: Int = 1_000
     @Option(help: "Largest open document, and largest ai/complete prefix plus suffix, in bytes (maxDocumentBytes).")
@@ -119,6 +123,7 @@ struct Serve: AsyncParsableCommand {
             ("sign-in-key-interval-ms", signInKeyIntervalMs), ("sign-in-audit-interval-ms", signInAuditIntervalMs),
             ("max-connections", maxConnections), ("max-connections-per-peer", maxConnectionsPerPeer),
             ("search-threads", searchThreads), ("max-searches-per-session", maxSearchesPerSession),
+            ("quota-lease-ms", quotaLeaseMs), ("quota-minimum-output-tokens", quotaMinimumOutputTokens),
         ] where value < 1 {
             throw ValidationError("--\(name) must be at least 1")
         }
@@ -168,7 +173,7 @@ struct Serve: AsyncParsableCommand {
         limits.outboundGrace = .milliseconds(Int(outboundGrace * 1000))
         limits.maxFramingErrors = maxFramingErrors
         let registry = try loadModelRegistry()
-        let configuration = ServerConfiguration(
+        var configuration = ServerConfiguration(
             limits: limits, enableDebugMethods: enableDebugMethods,
             shutdownGrace: .milliseconds(Int(shutdownGrace * 1000)), localMode: stdio && !requireAuth,
             tokenSecret: storage.tokenSecretBytes,
@@ -182,6 +187,8 @@ struct Serve: AsyncParsableCommand {
                 peerBurst: signInPeerBurst, peerInterval: .milliseconds(signInPeerIntervalMs), keyBurst: signInKeyBurst,
                 keyInterval: .milliseconds(signInKeyIntervalMs), auditInterval: .milliseconds(signInAuditIntervalMs)),
             auditKeyFile: storage.auditKeyPath)
+        configuration.quota = QuotaService.Settings(
+            lease: .milliseconds(quotaLeaseMs), minimumOutputTokens: quotaMinimumOutputTokens)
         // Not migrated here: `DevModeServer.open` migrates (once), and `serve` closes the store
         // however the server ends.
         let driver = try await storage.openDriver()

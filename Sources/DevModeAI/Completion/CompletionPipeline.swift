@@ -6,7 +6,9 @@ import Synchronization
 /// The server implements it (quotas, usage events); the pipeline calls it for every model call,
 /// the local engine's included, and never for a cache hit.
 public protocol CompletionMeter: Sendable {
-    /// Admits a call (or throws the refusal) and reserves its worst case.
+    /// Admits a call (or throws the refusal) and reserves its worst case. The reservation's
+    /// `outputTokens` may be lower than `maxOutputTokens` (a budget had room for less): the call is
+    /// then made with that limit.
     func reserve(model: ModelConfiguration, estimatedInputTokens: Int, maxOutputTokens: Int) async throws -> MeterReservation
     /// Settles a reservation with what the call used; `outcome` is `ok`, `cancelled` (by the
     /// client, or superseded by a newer request) or the failure's kind (`CompletionPipeline.outcomeName`).
@@ -77,6 +79,8 @@ public struct CompletionOutcome: Sendable, Hashable {
     public var model: String
     public var cached: Bool
     public var usage: TokenUsage
+    /// The output limit the model call was made with, when the meter lowered it to fit a budget.
+    public var clampedMaxOutputTokens: Int? = nil
 }
 
 public enum CompletionFailure: Error, Sendable, Hashable, CustomStringConvertible {
@@ -195,10 +199,14 @@ public final class CompletionPipeline: Sendable {
         var raw: [String]
         var usage = TokenUsage()
         let reservation: MeterReservation
+        var clamped: Int?
         switch job.model.provider {
         case .local:
             reservation = try await job.meter.reserve(model: job.model, estimatedInputTokens: 0, maxOutputTokens: 0)
-            try Task.checkCancellation()
+            if Task.isCancelled {
+                await job.meter.settle(reservation, usage: TokenUsage(), latencyMs: Self.ms(since: started), outcome: "cancelled")
+                throw CancellationError()
+            }
             let candidates = (job.engine ?? LocalCompletionEngine()).complete(
                 prefix: job.prefix, suffix: job.suffix, language: job.language, maxCharacters: multiline ? 400 : 200)
             raw = candidates.map(\.text)
@@ -217,17 +225,21 @@ public final class CompletionPipeline: Sendable {
                 let chat = ChatFallback.prompt(prefix: context.prefix, suffix: context.suffix, path: job.path, language: job.language)
                 prompt = .chat(system: chat.system, messages: chat.messages)
             }
+            let estimatedInput = Self.estimatedTokens(prompt, context: context)
             reservation = try await job.meter.reserve(
-                model: job.model, estimatedInputTokens: context.estimatedTokens, maxOutputTokens: maxTokens)
+                model: job.model, estimatedInputTokens: estimatedInput, maxOutputTokens: maxTokens)
+            if reservation.outputTokens < maxTokens { clamped = reservation.outputTokens }
             do {
-                let request = ProviderRequest(model: job.model, prompt: prompt, maxTokens: maxTokens, temperature: 0.1, stop: stop)
+                let request = ProviderRequest(
+                    model: job.model, prompt: prompt, maxTokens: min(maxTokens, reservation.outputTokens), temperature: 0.1,
+                    stop: stop)
                 let answer = try await providers(job.model).collect(request)
                 var text = answer.text
                 if case .chat = prompt { text = ChatFallback.extractCompletion(
                         from: text, prefix: context.rawPrefixTail, suffix: context.suffix, language: job.language) }
                 raw = [text]
                 usage = answer.usage ?? TokenUsage(
-                    inputTokens: context.estimatedTokens, outputTokens: TokenEstimate.count(answer.text))
+                    inputTokens: estimatedInput, outputTokens: TokenEstimate.count(answer.text))
             } catch {
                 let outcome: String
                 switch error {
@@ -244,7 +256,7 @@ public final class CompletionPipeline: Sendable {
                     charged = error is CancellationError
                 }
                 await job.meter.settle(
-                    reservation, usage: TokenUsage(inputTokens: charged ? context.estimatedTokens : 0),
+                    reservation, usage: TokenUsage(inputTokens: charged ? estimatedInput : 0),
                     latencyMs: Self.ms(since: started), outcome: outcome)
                 if let error = error as? ProviderError { throw CompletionFailure.provider(error) }
                 throw error
@@ -264,7 +276,9 @@ public final class CompletionPipeline: Sendable {
                 model: job.model.id, path: job.cacheScope + "\u{0}" + job.path, prefix: cacheKey, suffix: job.suffix,
                 candidates: candidates)
         }
-        return CompletionOutcome(candidates: candidates, model: job.model.id, cached: false, usage: usage)
+        return CompletionOutcome(
+            candidates: candidates, model: job.model.id, cached: false, usage: usage,
+            clampedMaxOutputTokens: clamped)
     }
 
     /// The part of the prefix the cache keys on: the last 64 lines (typing on the current line keeps
@@ -282,6 +296,18 @@ public final class CompletionPipeline: Sendable {
             index = before
         }
         return prefix
+    }
+
+    /// The tokens a prompt is expected to take, what its reservation holds: the text's estimate
+    /// plus the template's special tokens (a fill-in-the-middle prompt's sentinels; a chat's role
+    /// markers per message).
+    static func estimatedTokens(_ prompt: ProviderRequest.Prompt, context: CompletionContext) -> Int {
+        switch prompt {
+        case .fillInTheMiddle, .completion:
+            return context.estimatedTokens + 4
+        case .chat(let system, let messages):
+            return messages.reduce(TokenEstimate.count(system ?? "") + 4) { $0 + TokenEstimate.count($1.content) + 4 }
+        }
     }
 
     /// The name of a failure, for usage events and `error.data.reason`.

@@ -46,11 +46,18 @@ public struct AICompleteResult: ResponseType, Hashable {
     /// Served from the cache (no model call).
     public var cached: Bool
     public var usage: CompletionUsage
-    public init(completionId: String, model: String, candidates: [String], cached: Bool, usage: CompletionUsage) {
+    /// Present when a budget had room for less than the model's output limit: the call was made
+    /// with this smaller limit instead of being refused.
+    public var clampedMaxOutputTokens: Int?
+    public init(
+        completionId: String, model: String, candidates: [String], cached: Bool, usage: CompletionUsage,
+        clampedMaxOutputTokens: Int? = nil
+    ) {
         self.completionId = completionId
         self.model = model
         self.candidates = candidates
         self.cached = cached
         self.usage = usage
+        self.clampedMaxOutputTokens = clampedMaxOutputTokens
     }
 }

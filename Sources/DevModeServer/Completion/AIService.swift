@@ -13,6 +13,8 @@ public final class AIService: Sendable {
     let pipeline: CompletionPipeline
     let engines: LocalEngines
     public let usage: UsageRecorder
+    /// Budgets: every model call reserves before and settles after.
+    public let quotas: QuotaService
     let ledger = CompletionLedger()
     /// The HTTP clients, made at the first call to a remote model: a server that only uses the
     /// local engine never starts AsyncHTTPClient (its threads and code stay out of memory).
@@ -44,6 +46,7 @@ public final class AIService: Sendable {
         }
         engines = LocalEngines(settings: configuration.localEngine, logger: logger, clock: clock)
         usage = UsageRecorder(store: store, logger: logger, clock: clock)
+        quotas = QuotaService(settings: configuration.quota, store: store, logger: logger)
         self.store = store
     }
 
@@ -116,6 +119,8 @@ public final class AIService: Sendable {
         var model: String
         var cached: Bool
         var usage: TokenUsage
+        /// The output limit the call was made with, when a budget lowered it.
+        var clampedMaxOutputTokens: Int?
     }
 
     /// Runs a completion through the pipeline; the items get ids for telemetry.
@@ -127,8 +132,11 @@ public final class AIService: Sendable {
             engine = nil
         }
         let meter = UsageMeter(
-            recorder: usage, tenantId: request.caller.tenantId, workspaceId: request.workspaceId,
-            userId: request.caller.userId, model: request.model)
+            recorder: usage, quotas: quotas,
+            subject: QuotaService.Subject(
+                tenantId: request.caller.tenantId, workspaceId: request.workspaceId, userId: request.caller.userId,
+                keyId: request.caller.apiKeyId),
+            model: request.model)
         let job = CompletionJob(
             key: request.key, model: request.model, path: request.path, language: request.language, prefix: request.prefix,
             suffix: request.suffix, related: request.related, engine: engine, multiline: request.multiline,
@@ -151,7 +159,9 @@ public final class AIService: Sendable {
                     model: outcome.model, length: text.count))
             items.append((id, text))
         }
-        return Completed(items: items, model: outcome.model, cached: outcome.cached, usage: outcome.usage)
+        return Completed(
+            items: items, model: outcome.model, cached: outcome.cached, usage: outcome.usage,
+            clampedMaxOutputTokens: outcome.clampedMaxOutputTokens)
     }
 
     // MARK: Telemetry
@@ -190,34 +200,50 @@ public final class AIService: Sendable {
     }
 }
 
-/// The quota and usage seam of one completion: `reserve` admits every call until quotas exist
-/// (the quota issue fills it in); `settle` records what the call used, with its cost.
-struct UsageMeter: CompletionMeter {
+/// The quota and usage seam of one completion: `reserve` holds the call's worst case in every
+/// budget that applies (`QuotaService`), `settle` writes what it used, with its cost, together with
+/// the budgets' change. A settlement the store does not take goes to the usage recorder, which
+/// retries it (idempotently) until it does.
+final class UsageMeter: CompletionMeter {
     let recorder: UsageRecorder
-    let tenantId: String
-    let workspaceId: String
-    let userId: String
+    let quotas: QuotaService
+    let subjectOf: QuotaService.Subject
     let model: ModelConfiguration
     /// The completion's id: the subject of its usage event and of the telemetry about it.
     let subject = Identifier.make("cmp")
 
+    init(recorder: UsageRecorder, quotas: QuotaService, subject: QuotaService.Subject, model: ModelConfiguration) {
+        self.recorder = recorder
+        self.quotas = quotas
+        self.subjectOf = subject
+        self.model = model
+    }
+
     func reserve(model: ModelConfiguration, estimatedInputTokens: Int, maxOutputTokens: Int) async throws -> MeterReservation {
-        MeterReservation(id: subject, model: model.id, inputTokens: estimatedInputTokens, outputTokens: maxOutputTokens)
+        // The reservation's id is the id of the usage row its settlement writes.
+        let id = Identifier.make("use")
+        let output = try await quotas.reserve(
+            subjectOf, model: model, inputTokens: estimatedInputTokens, maxOutputTokens: maxOutputTokens, reservationId: id)
+        return MeterReservation(id: id, model: model.id, inputTokens: estimatedInputTokens, outputTokens: output)
     }
 
     func settle(_ reservation: MeterReservation, usage: TokenUsage, latencyMs: Int, outcome: String) async {
-        recorder.record(
-            UsageEvent(
-                tenantId: tenantId, workspaceId: workspaceId, userId: userId, kind: .completion, model: model.id,
-                subject: subject, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens,
-                costMicros: model.pricing.costMicros(usage), latencyMs: latencyMs, outcome: outcome))
+        let event = UsageEvent(
+            id: reservation.id, tenantId: subjectOf.tenantId, workspaceId: subjectOf.workspaceId, userId: subjectOf.userId,
+            kind: .completion, model: model.id, subject: subject, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens,
+            costMicros: model.pricing.costMicros(usage), latencyMs: latencyMs, outcome: outcome)
+        do {
+            try await quotas.settle(event)
+        } catch {
+            recorder.settleLater(event, error: error)
+        }
     }
 
     func servedFromCache(model: ModelConfiguration) async {
         recorder.record(
             UsageEvent(
-                tenantId: tenantId, workspaceId: workspaceId, userId: userId, kind: .completion, model: model.id,
-                subject: subject, latencyMs: 0, outcome: "cached"))
+                tenantId: subjectOf.tenantId, workspaceId: subjectOf.workspaceId, userId: subjectOf.userId, kind: .completion,
+                model: model.id, subject: subject, latencyMs: 0, outcome: "cached"))
     }
 }
 

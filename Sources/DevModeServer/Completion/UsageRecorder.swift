@@ -61,12 +61,36 @@ public final class UsageRecorder: Service, Sendable {
         if dropped > 0 { logger.error("usage events dropped: the database is not taking them", metadata: ["dropped": "\(dropped)"]) }
     }
 
-    /// Events recorded and not yet written.
-    public var pending: Int { buffer.withLock { $0.count } }
+    /// Settlements of model calls the store did not take (`UsageMeter`), retried with every
+    /// flush. Idempotent: a settlement that did commit before its answer was lost changes nothing.
+    private let unsettled = LockedState<[UsageEvent]>([])
+
+    /// Keeps a settlement the store refused, to retry it at the next flush.
+    func settleLater(_ event: UsageEvent, error: any Error) {
+        logger.error("could not settle a model call; will retry", metadata: ["usage": "\(event.id)", "error": "\(error)"])
+        unsettled.withLock { $0.append(event) }
+    }
+
+    /// Events recorded and not yet written (settlements waiting for a retry included).
+    public var pending: Int { buffer.withLock { $0.count } + unsettled.withLock { $0.count } }
 
     /// Writes every buffered event.
     public func flush() async {
         await flushing.withLock("flush") {
+            let settlements = unsettled.withLock { unsettled in
+                defer { unsettled.removeAll() }
+                return unsettled
+            }
+            if !settlements.isEmpty {
+                do {
+                    try await store.write { transaction in
+                        for event in settlements { try transaction.settle(event) }
+                    }
+                } catch {
+                    logger.error("could not settle model calls; will retry", metadata: ["count": "\(settlements.count)", "error": "\(error)"])
+                    unsettled.withLock { $0.insert(contentsOf: settlements, at: 0) }
+                }
+            }
             let events = buffer.withLock { buffer in
                 defer { buffer.removeAll() }
                 return buffer

@@ -24,7 +24,8 @@ extension DevModeServer {
             return AICompleteResult(
                 completionId: completed.items.first?.id ?? Identifier.make("cmp"), model: completed.model,
                 candidates: completed.items.map(\.text), cached: completed.cached,
-                usage: CompletionUsage(inputTokens: completed.usage.inputTokens, outputTokens: completed.usage.outputTokens))
+                usage: CompletionUsage(inputTokens: completed.usage.inputTokens, outputTokens: completed.usage.outputTokens),
+                clampedMaxOutputTokens: completed.clampedMaxOutputTokens)
         }
         router.on(ExecuteCommandRequest.self) { request, context in
             guard request.command == ExecuteCommandRequest.acceptCompletionCommand else {

@@ -1,0 +1,23 @@
+import DevModeProtocol
+import DevModeStore
+import JSONRPC
+
+extension DevModeServer {
+    /// Budgets: who may see and set them is `Directory`'s (Quota/QuotaRules.swift); reserving and
+    /// settling model calls is `QuotaService`'s.
+    static func registerQuotaHandlers(_ router: inout Router) {
+        router.on(QuotaGetRequest.self) { request, context in
+            let found = try await context.server.directory.budgets(
+                workspaceId: request.workspaceId, userId: request.userId, for: context.actor)
+            return QuotaGetResult(workspaceId: found.workspaceId, userId: found.userId, quotas: found.budgets.map(QuotaInfo.init))
+        }
+        router.on(QuotaSetRequest.self) { request, context in
+            let (budget, removed) = try await context.server.directory.setBudget(
+                Directory.BudgetChange(
+                    tenantId: request.tenantId, level: request.level, workspaceId: request.workspaceId, userId: request.userId,
+                    keyId: request.keyId, metric: request.metric, period: request.period, limit: request.limit),
+                by: context.actor)
+            return QuotaSetResult(quota: budget.map(QuotaInfo.init), removed: removed)
+        }
+    }
+}
