@@ -194,5 +194,47 @@ public enum Schema {
                 """,
                 "CREATE INDEX budget_holds_budget ON budget_holds (budget_id, lease_until)",
             ]),
+        Migration(
+            version: 6, name: "rate limits",
+            statements: [
+                // One limit per owner and metric; `scope` as in `budgets`, and "workspace/*" for a limit
+                // each user of a workspace has on their own.
+                """
+                CREATE TABLE rate_limits (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL,
+                    level TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    workspace_id TEXT,
+                    user_id TEXT,
+                    metric TEXT NOT NULL,
+                    limit_value BIGINT NOT NULL,
+                    burst BIGINT NOT NULL,
+                    includes_local BIGINT NOT NULL DEFAULT 0,
+                    created_at BIGINT NOT NULL,
+                    updated_at BIGINT NOT NULL,
+                    UNIQUE (level, scope, metric))
+                """,
+                "CREATE INDEX rate_limits_tenant ON rate_limits (tenant_id)",
+                // Each limiter's theoretical arrival time, in ms × the limit (`subject`: the user of an
+                // each-user limit, else empty).
+                """
+                CREATE TABLE rate_state (
+                    limit_id TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    tat BIGINT NOT NULL,
+                    PRIMARY KEY (limit_id, subject))
+                """,
+                // Calls in flight, for concurrent-request limits.
+                """
+                CREATE TABLE rate_holds (
+                    reservation_id TEXT NOT NULL,
+                    limit_id TEXT NOT NULL,
+                    subject TEXT NOT NULL,
+                    lease_until BIGINT NOT NULL,
+                    PRIMARY KEY (reservation_id, limit_id))
+                """,
+                "CREATE INDEX rate_holds_limit ON rate_holds (limit_id, subject, lease_until)",
+            ]),
     ]
 }

@@ -17,6 +17,18 @@ public enum TestDatabase: String, CaseIterable, CustomStringConvertible, Sendabl
 public struct TestDriver: Sendable {
     public let driver: any SQLDriver
     public let cleanup: @Sendable () async -> Void
+    /// Another driver on the same database, as a second process would open it (close it yourself,
+    /// before `cleanup`).
+    public let another: @Sendable () async throws -> any SQLDriver
+
+    public init(
+        driver: any SQLDriver, another: @escaping @Sendable () async throws -> any SQLDriver,
+        cleanup: @escaping @Sendable () async -> Void
+    ) {
+        self.driver = driver
+        self.another = another
+        self.cleanup = cleanup
+    }
 }
 
 /// A fresh, empty database for one test. SQLite: a file in a new temp dir. PostgreSQL: the server at
@@ -31,7 +43,7 @@ public func makeTestDriver(_ database: TestDatabase) async throws -> TestDriver?
         // A directory the driver has to create, as `devmode serve` does with its data directory.
         let path = directory.appendingPathComponent("data/devmode.sqlite").path
         let driver = try SQLiteDriver(path: path)
-        return TestDriver(driver: driver) {
+        return TestDriver(driver: driver, another: { try SQLiteDriver(path: path) }) {
             await driver.close()
             try? FileManager.default.removeItem(at: directory)
         }
@@ -39,7 +51,7 @@ public func makeTestDriver(_ database: TestDatabase) async throws -> TestDriver?
         guard let url = try testPostgresURL() else { return nil }
         let schema = "devmode_test_" + String(UInt64.random(in: .min ... .max), radix: 16)
         let driver = try await PostgresDriver(url: url, schema: schema)
-        return TestDriver(driver: driver) {
+        return TestDriver(driver: driver, another: { try await PostgresDriver(url: url, schema: schema) }) {
             await driver.close()
             do {
                 let dropper = try await PostgresDriver(url: url, poolSize: 1)

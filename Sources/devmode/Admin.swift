@@ -253,10 +253,13 @@ struct QuotaCommand: AsyncParsableCommand {
         @Option(help: "For workspace and user.") var workspace: String?
         @Option(help: "For user.") var user: String?
         @Option(help: "For key: the API key's id.") var key: String?
-        @Option(help: "tokens or cost (millionths of a US dollar).") var metric: String
+        @Option(help: "Budgets: tokens or cost (millionths of a US dollar); rate limits: requestsPerMinute, tokensPerMinute or concurrentRequests.")
+        var metric: String
         @Option(help: "day, week, month or none.") var period = "month"
         @Option(help: "Tokens, or millionths of a US dollar, per period.") var limit: Int?
-        @Flag(help: "Remove the budget instead.") var remove = false
+        @Option(help: "Per-minute rate limits: how many may come at once (default: the limit).") var burst: Int?
+        @Flag(help: "Rate limits: count calls of the free local model too.") var includeLocal = false
+        @Flag(help: "Remove the budget or limit instead.") var remove = false
 
         func validate() throws {
             if remove == (limit != nil) { throw ValidationError("give either --limit or --remove") }
@@ -264,12 +267,12 @@ struct QuotaCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await withDirectory(storage) { directory in
-                let (budget, removed) = try await directory.setBudget(
+                let outcome = try await directory.setBudget(
                     Directory.BudgetChange(
                         tenantId: tenant, level: level, workspaceId: workspace, userId: user, keyId: key, metric: metric,
-                        period: period, limit: limit),
+                        period: period, limit: limit, burst: burst, includeLocal: includeLocal),
                     by: .cli)
-                try printJSON(QuotaSetResult(quota: budget.map(QuotaInfo.init), removed: removed))
+                try printJSON(QuotaSetResult(outcome))
             }
         }
     }
@@ -284,7 +287,8 @@ struct QuotaCommand: AsyncParsableCommand {
             try await withDirectory(storage) { directory in
                 let found = try await directory.budgets(workspaceId: workspace, userId: user, for: .cli)
                 try printJSON(
-                    QuotaGetResult(workspaceId: found.workspaceId, userId: found.userId, quotas: found.budgets.map(QuotaInfo.init)))
+                    QuotaGetResult(
+                        workspaceId: found.workspaceId, userId: found.userId, budgets: found.budgets, rateLimits: found.rateLimits))
             }
         }
     }

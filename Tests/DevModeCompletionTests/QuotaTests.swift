@@ -257,4 +257,65 @@ struct QuotaTests {
             #expect(rows.filter { $0.outcome == .denied }.count == 3)
         }
     }
+
+    @Test func aRateLimitRefusesWithItsExactWaitAndCountsLocalOnlyWhenToldTo() async throws {
+        try await CompletionWorld.run(models: Self.registry(timeouts: .short)) { world in
+            _ = world.upstream { _, request in Self.answer(request) }
+            let client = try await world.client()
+            let workspaceId = try await client.send(QuotaGetRequest()).workspaceId
+            let set = try await client.send(
+                QuotaSetRequest(level: "user", workspaceId: workspaceId, metric: "requestsPerMinute", limit: 1, burst: 1))
+            #expect(set.rateLimit?.limit == 1 && set.rateLimit?.userId == nil && set.quota == nil)
+            _ = try await client.send(AICompleteRequest(prefix: "let a = ", workspaceId: workspaceId, model: "star"))
+            let error = await expectError(.rateLimited) {
+                try await client.send(AICompleteRequest(prefix: "let b = ", workspaceId: workspaceId, model: "star"))
+            }
+            #expect(error?.data?["source"] == "devmode" && error?.data?["level"] == "user", "\(String(describing: error))")
+            #expect(error?.data?["metric"] == "requestsPerMinute" && error?.data?["limit"] == .int(1))
+            let wait = try #require(error?.data?["retryAfterMs"]?.intValue)
+            #expect(wait > 0 && wait <= 60_000, "one a minute: \(wait) ms")
+            #expect(world.fake.requests.count == 1, "a refused call never reaches the model")
+            let seen = try await client.send(QuotaGetRequest()).rateLimits
+            #expect(seen.map(\.metric) == ["requestsPerMinute"] && seen.first?.used == 1 && seen.first?.freeAt != nil)
+
+            // `local` is free and not limited, unless the limit says so.
+            _ = try await client.send(AICompleteRequest(prefix: "let c = ", workspaceId: workspaceId, model: "local"))
+            _ = try await client.send(AICompleteRequest(prefix: "let d = ", workspaceId: workspaceId, model: "local"))
+            _ = try await client.send(
+                QuotaSetRequest(
+                    level: "user", workspaceId: workspaceId, metric: "requestsPerMinute", limit: 1, burst: 1, includeLocal: true))
+            await expectError(.rateLimited) {
+                try await client.send(AICompleteRequest(prefix: "let e = ", workspaceId: workspaceId, model: "local"))
+            }
+        }
+    }
+
+    @Test func aConcurrencyLimitRefusesWhileItsCallsAreInFlight() async throws {
+        try await CompletionWorld.run(models: Self.registry(timeouts: .patient)) { world in
+            var arrivals = world.upstream { number, request in number == 0 ? .hang : Self.answer(request) }
+            let client = try await world.client()
+            let workspaceId = try await client.send(QuotaGetRequest()).workspaceId
+            _ = try await client.send(QuotaSetRequest(level: "workspace", workspaceId: workspaceId, metric: "concurrentRequests", limit: 1))
+            let first = Task { try await client.send(AICompleteRequest(prefix: "let a = ", workspaceId: workspaceId, model: "star")) }
+            _ = await arrivals.next()
+            let error = await expectError(.rateLimited) {
+                try await client.send(AICompleteRequest(prefix: "let b = ", workspaceId: workspaceId, model: "star"))
+            }
+            #expect(error?.data?["metric"] == "concurrentRequests" && error?.data?["used"] == .int(1))
+            #expect(error?.data?["retryAfterMs"] == nil, "no wait can be named: retry when a call ends")
+            first.cancel()
+            _ = try? await first.value
+            // Once the call in flight ended, the next is admitted.
+            var admitted = false
+            for _ in 0..<2_000 where !admitted {
+                do {
+                    _ = try await client.send(AICompleteRequest(prefix: "let c = ", workspaceId: workspaceId, model: "star"))
+                    admitted = true
+                } catch let error as ResponseError where error.code == .rateLimited {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+            }
+            #expect(admitted)
+        }
+    }
 }

@@ -39,6 +39,41 @@ public struct QuotaInfo: Codable, Sendable, Hashable {
     }
 }
 
+/// One rate limit as a client sees it, and how much of it is in use now.
+public struct RateLimitInfo: Codable, Sendable, Hashable {
+    /// `tenant`, `workspace` or `user` (with `userId`; without it, each user of the workspace).
+    public var level: String
+    public var tenantId: String
+    public var workspaceId: String?
+    public var userId: String?
+    /// `requestsPerMinute`, `tokensPerMinute` or `concurrentRequests`.
+    public var metric: String
+    public var limit: Int
+    /// How many requests or tokens may come at once (per-minute limits).
+    public var burst: Int
+    /// Calls of the free `local` model count too.
+    public var includesLocal: Bool
+    /// Requests or tokens within the burst now, or calls in flight, for the caller.
+    public var used: Int
+    /// When all of it is free again (ISO 8601); absent when it is now.
+    public var freeAt: String?
+    public init(
+        level: String, tenantId: String, workspaceId: String?, userId: String?, metric: String, limit: Int, burst: Int,
+        includesLocal: Bool, used: Int, freeAt: String?
+    ) {
+        self.level = level
+        self.tenantId = tenantId
+        self.workspaceId = workspaceId
+        self.userId = userId
+        self.metric = metric
+        self.limit = limit
+        self.burst = burst
+        self.includesLocal = includesLocal
+        self.used = used
+        self.freeAt = freeAt
+    }
+}
+
 /// `quota/get`: the budgets that apply to the caller's model calls in a workspace (tenant,
 /// workspace, the user's share, the caller's API key), or to another user's calls there (tenant
 /// admins).
@@ -63,10 +98,14 @@ public struct QuotaGetResult: ResponseType, Hashable {
     public var userId: String
     /// Tenant first, then workspace, user and key; a level without a budget is not listed.
     public var quotas: [QuotaInfo]
-    public init(workspaceId: String, userId: String, quotas: [QuotaInfo]) {
+    /// The rate limits that count the user's calls there: tenant, workspace, then the user's own
+    /// (or the workspace's each-user limit).
+    public var rateLimits: [RateLimitInfo]
+    public init(workspaceId: String, userId: String, quotas: [QuotaInfo], rateLimits: [RateLimitInfo] = []) {
         self.workspaceId = workspaceId
         self.userId = userId
         self.quotas = quotas
+        self.rateLimits = rateLimits
     }
 }
 
@@ -88,15 +127,23 @@ public struct QuotaSetRequest: ObjectScopedRequest, Hashable {
     public var userId: String?
     /// For `key`.
     public var keyId: String?
+    /// `tokens` or `cost` (a budget), or `requestsPerMinute`, `tokensPerMinute` or
+    /// `concurrentRequests` (a rate limit).
     public var metric: String
-    /// Absent: `month`.
+    /// Budgets: absent: `month`.
     public var period: String?
-    /// Absent or null: the budget is removed.
+    /// Absent or null: the budget or limit is removed.
     public var limit: Int?
+    /// Per-minute rate limits: how many may come at once; absent: `limit` (a minute's worth).
+    public var burst: Int?
+    /// Rate limits: count calls of the free `local` model too (default false).
+    public var includeLocal: Bool?
     public init(
         tenantId: String? = nil, level: String, workspaceId: String? = nil, userId: String? = nil, keyId: String? = nil,
-        metric: String, period: String? = nil, limit: Int?
+        metric: String, period: String? = nil, limit: Int?, burst: Int? = nil, includeLocal: Bool? = nil
     ) {
+        self.burst = burst
+        self.includeLocal = includeLocal
         self.tenantId = tenantId
         self.level = level
         self.workspaceId = workspaceId
@@ -109,12 +156,15 @@ public struct QuotaSetRequest: ObjectScopedRequest, Hashable {
 }
 
 public struct QuotaSetResult: ResponseType, Hashable {
-    /// The budget as it is now; absent when it was removed.
+    /// The budget as it is now; absent when it was removed or a rate limit was set.
     public var quota: QuotaInfo?
-    /// True when the call removed a budget (false: there was none to remove, or one was set).
+    /// The rate limit as it is now; absent when it was removed or a budget was set.
+    public var rateLimit: RateLimitInfo?
+    /// True when the call removed a budget or limit (false: there was none to remove, or one was set).
     public var removed: Bool
-    public init(quota: QuotaInfo?, removed: Bool) {
+    public init(quota: QuotaInfo?, rateLimit: RateLimitInfo? = nil, removed: Bool) {
         self.quota = quota
+        self.rateLimit = rateLimit
         self.removed = removed
     }
 }

@@ -211,6 +211,8 @@ final class UsageMeter: CompletionMeter {
     let model: ModelConfiguration
     /// The completion's id: the subject of its usage event and of the telemetry about it.
     let subject = Identifier.make("cmp")
+    /// What each reservation holds, until it is settled.
+    private let held = LockedState<[String: QuotaService.Held]>([:])
 
     init(recorder: UsageRecorder, quotas: QuotaService, subject: QuotaService.Subject, model: ModelConfiguration) {
         self.recorder = recorder
@@ -222,9 +224,10 @@ final class UsageMeter: CompletionMeter {
     func reserve(model: ModelConfiguration, estimatedInputTokens: Int, maxOutputTokens: Int) async throws -> MeterReservation {
         // The reservation's id is the id of the usage row its settlement writes.
         let id = Identifier.make("use")
-        let output = try await quotas.reserve(
+        let held = try await quotas.reserve(
             subjectOf, model: model, inputTokens: estimatedInputTokens, maxOutputTokens: maxOutputTokens, reservationId: id)
-        return MeterReservation(id: id, model: model.id, inputTokens: estimatedInputTokens, outputTokens: output)
+        self.held.withLock { $0[id] = held }
+        return MeterReservation(id: id, model: model.id, inputTokens: estimatedInputTokens, outputTokens: held.outputTokens)
     }
 
     func settle(_ reservation: MeterReservation, usage: TokenUsage, latencyMs: Int, outcome: String) async {
@@ -232,8 +235,14 @@ final class UsageMeter: CompletionMeter {
             id: reservation.id, tenantId: subjectOf.tenantId, workspaceId: subjectOf.workspaceId, userId: subjectOf.userId,
             kind: .completion, model: model.id, subject: subject, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens,
             costMicros: model.pricing.costMicros(usage), latencyMs: latencyMs, outcome: outcome)
+        let held = self.held.withLock { $0.removeValue(forKey: reservation.id) }
+        // A call of the free model that nothing limited is not billed: its row may wait in the buffer.
+        if model.provider == .local && held?.holdsAnything != true {
+            recorder.record(event)
+            return
+        }
         do {
-            try await quotas.settle(event)
+            try await quotas.settle(event, rateHolds: held?.rateHolds ?? [])
         } catch {
             recorder.settleLater(event, error: error)
         }

@@ -150,3 +150,33 @@ extension QuotaInfo {
             remaining: Int(budget.remaining), resetAt: budget.resetAt.map { Timestamp.iso($0) })
     }
 }
+
+extension RateLimitInfo {
+    public init(_ limit: RateLimit, used: Int64 = 0, freeAt: Int64? = nil) {
+        self.init(
+            level: limit.owner.level.rawValue, tenantId: limit.owner.tenantId, workspaceId: limit.owner.workspaceId,
+            userId: limit.owner.userId, metric: limit.metric.rawValue, limit: Int(limit.limit), burst: Int(limit.burst),
+            includesLocal: limit.includesLocal, used: Int(used), freeAt: freeAt.map { Timestamp.iso($0) })
+    }
+
+    public init(_ use: RateLimitUse) {
+        self.init(use.limit, used: use.use.used, freeAt: use.use.freeAt)
+    }
+}
+
+extension QuotaSetResult {
+    public init(_ outcome: Directory.SetOutcome) {
+        switch outcome {
+        case .budget(let budget, let removed): self.init(quota: budget.map(QuotaInfo.init), removed: removed)
+        case .rateLimit(let limit, let removed):
+            self.init(quota: nil, rateLimit: limit.map { RateLimitInfo($0) }, removed: removed)
+        }
+    }
+}
+
+extension QuotaGetResult {
+    public init(workspaceId: String, userId: String, budgets: [Budget], rateLimits: [RateLimitUse]) {
+        self.init(
+            workspaceId: workspaceId, userId: userId, quotas: budgets.map(QuotaInfo.init), rateLimits: rateLimits.map(RateLimitInfo.init))
+    }
+}

@@ -9,15 +9,17 @@ extension DevModeServer {
         router.on(QuotaGetRequest.self) { request, context in
             let found = try await context.server.directory.budgets(
                 workspaceId: request.workspaceId, userId: request.userId, for: context.actor)
-            return QuotaGetResult(workspaceId: found.workspaceId, userId: found.userId, quotas: found.budgets.map(QuotaInfo.init))
+            return QuotaGetResult(
+                workspaceId: found.workspaceId, userId: found.userId, budgets: found.budgets, rateLimits: found.rateLimits)
         }
         router.on(QuotaSetRequest.self) { request, context in
-            let (budget, removed) = try await context.server.directory.setBudget(
+            let outcome = try await context.server.directory.setBudget(
                 Directory.BudgetChange(
                     tenantId: request.tenantId, level: request.level, workspaceId: request.workspaceId, userId: request.userId,
-                    keyId: request.keyId, metric: request.metric, period: request.period, limit: request.limit),
+                    keyId: request.keyId, metric: request.metric, period: request.period, limit: request.limit,
+                    burst: request.burst, includeLocal: request.includeLocal),
                 by: context.actor)
-            return QuotaSetResult(quota: budget.map(QuotaInfo.init), removed: removed)
+            return QuotaSetResult(outcome)
         }
     }
 }

@@ -16,11 +16,15 @@ extension Directory {
         public var metric: String
         public var period: String?
         public var limit: Int?
+        public var burst: Int?
+        public var includeLocal: Bool?
 
         public init(
             tenantId: String?, level: String, workspaceId: String?, userId: String?, keyId: String?, metric: String,
-            period: String?, limit: Int?
+            period: String?, limit: Int?, burst: Int? = nil, includeLocal: Bool? = nil
         ) {
+            self.burst = burst
+            self.includeLocal = includeLocal
             self.tenantId = tenantId
             self.level = level
             self.workspaceId = workspaceId
@@ -32,43 +36,70 @@ extension Directory {
         }
     }
 
-    /// Sets (or, with no limit, removes) one budget; audited. Returns the budget as it is now (nil
-    /// when removed) and whether a budget was removed.
-    public func setBudget(_ change: BudgetChange, by actor: Principal) async throws -> (Budget?, removed: Bool) {
+    /// What `quota/set` changed: a budget or a rate limit as it is now (nil when removed).
+    public enum SetOutcome: Sendable {
+        case budget(Budget?, removed: Bool)
+        case rateLimit(RateLimit?, removed: Bool)
+    }
+
+    /// Sets (or, with no limit, removes) one budget or rate limit; audited.
+    public func setBudget(_ change: BudgetChange, by actor: Principal) async throws -> SetOutcome {
         guard let tenantId = change.tenantId ?? actor.caller?.tenantId else {
             throw ResponseError.invalidParams("tenantId is required", field: "tenantId")
         }
         guard let level = BudgetLevel(rawValue: change.level) else {
             throw ResponseError.invalidParams("level must be tenant, workspace, user or key", field: "level")
         }
-        guard let metric = BudgetMetric(rawValue: change.metric) else {
-            throw ResponseError.invalidParams("metric must be tokens or cost", field: "metric")
+        let metric = BudgetMetric(rawValue: change.metric)
+        let rateMetric = RateMetric(rawValue: change.metric)
+        guard metric != nil || rateMetric != nil else {
+            throw ResponseError.invalidParams(
+                "metric must be tokens or cost (a budget), or requestsPerMinute, tokensPerMinute or concurrentRequests (a rate limit)",
+                field: "metric")
         }
         guard let period = BudgetPeriod(rawValue: change.period ?? BudgetPeriod.month.rawValue) else {
             throw ResponseError.invalidParams("period must be day, week, month or none", field: "period")
         }
-        if let limit = change.limit, limit < 0 {
-            throw ResponseError.invalidParams("limit must be 0 or more (null removes the budget)", field: "limit")
+        if let limit = change.limit, limit < (rateMetric == nil ? 0 : 1) {
+            throw ResponseError.invalidParams(
+                rateMetric == nil ? "limit must be 0 or more (null removes the budget)" : "a rate limit is at least 1 (null removes it)",
+                field: "limit")
+        }
+        if let burst = change.burst, burst < 1 { throw ResponseError.invalidParams("burst must be at least 1", field: "burst") }
+        if rateMetric != nil && level == .key {
+            throw ResponseError.invalidParams("rate limits are per tenant, workspace or user, not per key", field: "level")
         }
         let target = [change.level, change.workspaceId, change.userId, change.keyId].compactMap { $0 }.joined(separator: ":")
         let method = QuotaSetRequest.method
         return try await self.change(method, by: actor, tenantId: tenantId, workspaceId: change.workspaceId, target: target) {
             transaction in
             _ = try Self.tenant(tenantId, for: actor, admin: true, in: transaction)
-            let owner = try Self.budgetOwner(level, change, tenantId: tenantId, in: transaction)
+            let owner = try Self.budgetOwner(level, change, tenantId: tenantId, eachUser: rateMetric != nil, in: transaction)
             let detail: String
-            let result: (Budget?, removed: Bool)
-            if let limit = change.limit {
+            let outcome: SetOutcome
+            switch (metric, rateMetric, change.limit) {
+            case (let metric?, _, let limit?):
                 let budget = try transaction.setBudget(
                     owner: owner, metric: metric, period: period, limit: Int64(limit), id: Identifier.make("bud"))
-                result = (budget, false)
+                outcome = .budget(budget, removed: false)
                 detail = "\(metric.rawValue) \(limit) per \(period.rawValue)"
-            } else {
-                result = (nil, try transaction.removeBudget(owner: owner, metric: metric))
+            case (let metric?, _, nil):
+                outcome = .budget(nil, removed: try transaction.removeBudget(owner: owner, metric: metric))
                 detail = "\(metric.rawValue) removed"
+            case (nil, let metric?, let limit?):
+                let rate = try transaction.setRateLimit(
+                    owner: owner, metric: metric, limit: Int64(limit), burst: change.burst.map { Int64($0) },
+                    includesLocal: change.includeLocal ?? false, id: Identifier.make("rtl"))
+                outcome = .rateLimit(rate, removed: false)
+                detail = "\(metric.rawValue) \(limit), burst \(rate.burst)\(rate.includesLocal ? ", local included" : "")"
+            case (nil, let metric?, nil):
+                outcome = .rateLimit(nil, removed: try transaction.removeRateLimit(owner: owner, metric: metric))
+                detail = "\(metric.rawValue) removed"
+            case (nil, nil, _):
+                throw ResponseError.invalidParams("unknown metric", field: "metric")
             }
             return (
-                result,
+                outcome,
                 AuditEvent(
                     actor: actor.auditName, tenantId: tenantId, workspaceId: owner.workspaceId, method: method, target: target,
                     detail: detail)
@@ -77,8 +108,9 @@ extension Directory {
     }
 
     /// The owner `change` names at `level`; each id must be in `tenantId` (else not found).
+    /// `eachUser`: a `user` level without `userId` names each user of the workspace (rate limits).
     private static func budgetOwner(
-        _ level: BudgetLevel, _ change: BudgetChange, tenantId: String, in transaction: StoreTransaction
+        _ level: BudgetLevel, _ change: BudgetChange, tenantId: String, eachUser: Bool, in transaction: StoreTransaction
     ) throws -> BudgetOwner {
         func workspace() throws -> String {
             guard let id = change.workspaceId else {
@@ -96,6 +128,7 @@ extension Directory {
             return .workspace(try workspace(), tenantId: tenantId)
         case .user:
             let workspaceId = try workspace()
+            if eachUser && change.userId == nil { return BudgetOwner(level: .user, tenantId: tenantId, workspaceId: workspaceId) }
             guard let userId = change.userId else {
                 throw ResponseError.invalidParams("userId is required for level user", field: "userId")
             }
@@ -117,7 +150,7 @@ extension Directory {
     /// The budgets that apply to `userId`'s (default: the caller's) model calls in `workspaceId`
     /// (default: the caller's first workspace), with the caller's API key's own when it is theirs.
     public func budgets(workspaceId named: String?, userId: String?, for actor: Principal) async throws
-        -> (workspaceId: String, userId: String, budgets: [Budget])
+        -> (workspaceId: String, userId: String, budgets: [Budget], rateLimits: [RateLimitUse])
     {
         let workspaceId: String
         if let named { workspaceId = named } else { workspaceId = try await defaultWorkspace(for: actor) }
@@ -139,7 +172,19 @@ extension Directory {
             let budgets = try transaction.currentBudgets(owners: owners).sorted {
                 (order[$0.owner.level] ?? 0, $0.metric.rawValue) < (order[$1.owner.level] ?? 0, $1.metric.rawValue)
             }
-            return (workspaceId, userId, budgets)
+            let limits = try transaction.rateLimits(tenantId: workspace.tenantId, workspaceId: workspaceId, userId: userId)
+                .sorted { (order[$0.owner.level] ?? 0, $0.metric.rawValue) < (order[$1.owner.level] ?? 0, $1.metric.rawValue) }
+                .map { limit in
+                    let subject = limit.owner.level == .user && limit.owner.userId == nil ? userId : ""
+                    return RateLimitUse(limit: limit, use: try transaction.rateUse(limit, subject: subject))
+                }
+            return (workspaceId, userId, budgets, limits)
         }
     }
+}
+
+/// A rate limit and how much of it one user's calls use now.
+public struct RateLimitUse: Sendable {
+    public var limit: RateLimit
+    public var use: (used: Int64, freeAt: Int64?)
 }

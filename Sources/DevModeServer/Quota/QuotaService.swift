@@ -52,31 +52,64 @@ public final class QuotaService: Sendable {
         self.logger = logger
     }
 
+    /// What a reservation holds, for its settlement.
+    struct Held: Sendable {
+        /// Budgets or rate limits hold part of it: its settlement must be written with them.
+        var holdsAnything: Bool
+        var rateHolds: [RateHold]
+        /// The output limit the call may use (at most what it asked for).
+        var outputTokens: Int
+    }
+
     /// Reserves a call of `model` with `inputTokens` of prompt and up to `maxOutputTokens` of
-    /// output for `subject`, under `reservationId` (the id of the usage row its settlement writes).
-    /// Returns the output limit the call may use (at most `maxOutputTokens`). Throws -32020 when a
-    /// budget has no room.
+    /// output for `subject`, under `reservationId` (the id of the usage row its settlement writes),
+    /// in every budget and rate limit that applies. Throws -32020 when a budget has no room, -32023
+    /// when a rate limit refuses. The free `local` model spends no budget; a rate limit counts it
+    /// only when it says so (`includesLocal`).
     func reserve(
         _ subject: Subject, model: ModelConfiguration, inputTokens: Int, maxOutputTokens: Int, reservationId: String
-    ) async throws -> Int {
+    ) async throws -> Held {
         let settings = self.settings
         let leaseMs = Int64(settings.lease.components.seconds * 1000 + settings.lease.components.attoseconds / 1_000_000_000_000_000)
+        let free = model.provider == .local
         do {
+            // A read first: a call that nothing limits needs no write before it.
+            let applies = try await store.read { transaction -> Bool in
+                let limits = try transaction.rateLimits(
+                    tenantId: subject.tenantId, workspaceId: subject.workspaceId, userId: subject.userId)
+                if limits.contains(where: { !free || $0.includesLocal }) { return true }
+                if free { return false }
+                return !(try transaction.currentBudgets(owners: subject.owners)).isEmpty
+            }
+            guard applies else { return Held(holdsAnything: false, rateHolds: [], outputTokens: maxOutputTokens) }
             return try await store.write { transaction in
-                let budgets = try transaction.prepareBudgets(owners: subject.owners)
-                guard !budgets.isEmpty else { return maxOutputTokens }
-                let output = try Self.fit(
-                    budgets, pricing: model.pricing, inputTokens: inputTokens, maxOutputTokens: maxOutputTokens,
-                    minimumOutputTokens: settings.minimumOutputTokens)
+                var output = maxOutputTokens
+                var budgets: [Budget] = []
+                if !free {
+                    budgets = try transaction.prepareBudgets(owners: subject.owners)
+                    if !budgets.isEmpty {
+                        output = try Self.fit(
+                            budgets, pricing: model.pricing, inputTokens: inputTokens, maxOutputTokens: maxOutputTokens,
+                            minimumOutputTokens: settings.minimumOutputTokens)
+                    }
+                }
+                let limits = try transaction.rateLimits(
+                    tenantId: subject.tenantId, workspaceId: subject.workspaceId, userId: subject.userId
+                ).filter { !free || $0.includesLocal }
+                let rateHolds = try transaction.admit(
+                    reservationId: reservationId, limits: limits, userId: subject.userId, tokens: Int64(inputTokens + output),
+                    leaseUntil: transaction.now + leaseMs)
                 let usage = TokenUsage(inputTokens: inputTokens, outputTokens: output)
                 try transaction.hold(
                     reservationId: reservationId,
                     budgets.map { BudgetHold(budgetId: $0.id, amount: Self.amount(usage, of: $0.metric, pricing: model.pricing)) },
                     leaseUntil: transaction.now + leaseMs)
-                return output
+                return Held(holdsAnything: true, rateHolds: rateHolds, outputTokens: output)
             }
         } catch let refusal as BudgetRefusal {
             throw ResponseError.quotaExceeded(refusal)
+        } catch let refusal as RateRefusal {
+            throw ResponseError.rateLimited(refusal)
         } catch let error as ResponseError {
             throw error
         } catch {
@@ -86,9 +119,14 @@ public final class QuotaService: Sendable {
         }
     }
 
-    /// Settles the call `event.id` reserved under (and writes `event`, its usage row). Idempotent.
-    func settle(_ event: UsageEvent) async throws {
-        try await store.write { try $0.settle(event) }
+    /// Settles the call `event.id` reserved under (and writes `event`, its usage row) with its rate
+    /// holds, in one transaction. Idempotent.
+    func settle(_ event: UsageEvent, rateHolds: [RateHold]) async throws {
+        try await store.write { transaction in
+            guard try transaction.settle(event) else { return }
+            try transaction.settleRate(
+                reservationId: event.id, holds: rateHolds, usedTokens: Int64(event.inputTokens + event.outputTokens))
+        }
     }
 
     /// What a call with `usage` costs a budget in `metric`.
@@ -160,6 +198,32 @@ extension ResponseError {
             code: .quotaExceeded,
             message:
                 "Quota exceeded: the \(budget.owner.level.rawValue) budget has \(budget.remaining) \(unit) left of \(budget.limit), the call needs \(refusal.needed)",
+            data: .object(data))
+    }
+}
+
+extension ResponseError {
+    /// -32023: a rate limit refused the call; `data.retryAfterMs` is the exact wait (absent for
+    /// concurrent requests: retry when a call in flight ends).
+    static func rateLimited(_ refusal: RateRefusal) -> ResponseError {
+        let limit = refusal.limit
+        var data: [String: JSONValue] = [
+            "source": "devmode", "level": .string(limit.owner.level.rawValue), "metric": .string(limit.metric.rawValue),
+            "limit": .int(Int(limit.limit)), "burst": .int(Int(limit.burst)), "used": .int(Int(refusal.used)),
+            "needed": .int(Int(refusal.needed)),
+        ]
+        if let wait = refusal.retryAfterMs { data["retryAfterMs"] = .int(Int(wait)) }
+        if let workspaceId = limit.owner.workspaceId { data["workspaceId"] = .string(workspaceId) }
+        if let userId = limit.owner.userId ?? refusal.userId { data["userId"] = .string(userId) }
+        let what: String
+        switch limit.metric {
+        case .requestsPerMinute: what = "\(limit.limit) requests a minute"
+        case .tokensPerMinute: what = "\(limit.limit) tokens a minute"
+        case .concurrentRequests: what = "\(limit.limit) calls at once"
+        }
+        let wait = refusal.retryAfterMs.map { ", retry in \($0) ms" } ?? ", retry when a call in flight ends"
+        return ResponseError(
+            code: .rateLimited, message: "Rate limited: the \(limit.owner.level.rawValue) limit of \(what)\(wait)",
             data: .object(data))
     }
 }
