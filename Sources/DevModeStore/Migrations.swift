@@ -216,13 +216,14 @@ public enum Schema {
                     UNIQUE (level, scope, metric))
                 """,
                 "CREATE INDEX rate_limits_tenant ON rate_limits (tenant_id)",
-                // Each limiter's theoretical arrival time, in ms × the limit (`subject`: the user of an
-                // each-user limit, else empty).
+                // Each limiter's theoretical arrival time: `tat` ms and `tat_rem` / limit ms more
+                // (`subject`: the user of an each-user limit, else empty).
                 """
                 CREATE TABLE rate_state (
                     limit_id TEXT NOT NULL,
                     subject TEXT NOT NULL,
                     tat BIGINT NOT NULL,
+                    tat_rem BIGINT NOT NULL,
                     PRIMARY KEY (limit_id, subject))
                 """,
                 // Calls in flight, for concurrent-request limits.

@@ -3,9 +3,9 @@
 /// Requests and tokens per minute are GCRA (the generic cell rate algorithm, a token bucket kept as
 /// one number): a limiter holds its theoretical arrival time (TAT); a call of weight n moves it
 /// n × 60 000 / limit ms on, and is admitted while the TAT stays within `burst` emission intervals
-/// of now. To stay exact for any limit, times are kept scaled by the limit (ms × limit), so an
-/// emission interval is exactly 60 000 units and `retryAfterMs` is the exact wait, rounded up to
-/// the millisecond. Concurrent requests are counted as holds with a lease, like budget holds.
+/// of now. To stay exact for any limit, times are computed scaled by the limit (ms × limit, in
+/// 128 bits), so an emission interval is exactly 60 000 units and `retryAfterMs` is the exact wait,
+/// rounded up to the millisecond; the TAT is stored as whole milliseconds and the remainder. Concurrent requests are counted as holds with a lease, like budget holds.
 ///
 /// Each limiter's state row is locked before it is read (an UPDATE that changes nothing), so
 /// concurrent transactions on PostgreSQL take turns on it; SQLite's writers take turns anyway.
@@ -137,24 +137,23 @@ extension StoreTransaction {
         var holds: [RateHold] = []
         for limit in limits.sorted(by: { $0.id < $1.id }) {
             let subject = limit.owner.level == .user && limit.owner.userId == nil ? userId : ""
-            let tat = try lockState(limit.id, subject: subject)
+            let tat = try lockState(limit, subject: subject)
             switch limit.metric {
             case .requestsPerMinute, .tokensPerMinute:
                 let weight = limit.metric == .requestsPerMinute ? 1 : tokens
                 guard weight > 0 else { continue }
-                let scaledNow = now * limit.limit
+                let scale = Int128(limit.limit)
+                let scaledNow = Int128(now) * scale
                 let start = max(tat, scaledNow)
-                let next = start + 60_000 * weight
-                let allowance = 60_000 * limit.burst
+                let next = start + 60_000 * Int128(weight)
+                let allowance = 60_000 * Int128(limit.burst)
                 if next - scaledNow > allowance {
                     let wait = next - scaledNow - allowance
                     throw RateRefusal(
                         limit: limit, userId: subject.isEmpty ? nil : subject, used: Self.level(start - scaledNow),
-                        retryAfterMs: (wait + limit.limit - 1) / limit.limit, needed: weight)
+                        retryAfterMs: Int64((wait + scale - 1) / scale), needed: weight)
                 }
-                try connection.execute(
-                    "UPDATE rate_state SET tat = ? WHERE limit_id = ? AND subject = ?", .integer(next), .text(limit.id),
-                    .text(subject))
+                try storeState(limit, subject: subject, next)
                 holds.append(RateHold(limitId: limit.id, subject: subject, metric: limit.metric, amount: weight))
             case .concurrentRequests:
                 let inFlight = try connection.execute(
@@ -180,28 +179,44 @@ extension StoreTransaction {
         try connection.execute("DELETE FROM rate_holds WHERE reservation_id = ?", .text(reservationId))
         for hold in holds.sorted(by: { $0.limitId < $1.limitId }) where hold.metric == .tokensPerMinute {
             let difference = usedTokens - hold.amount
-            guard difference != 0 else { continue }
-            try connection.execute(
-                "UPDATE rate_state SET tat = tat + ? WHERE limit_id = ? AND subject = ?", .integer(60_000 * difference),
-                .text(hold.limitId), .text(hold.subject))
+            guard difference != 0,
+                let row = try connection.execute("SELECT \(Self.rateColumns) FROM rate_limits WHERE id = ?", .text(hold.limitId)).first
+            else { continue }
+            let limit = RateLimit(row: row)
+            let tat = try lockState(limit, subject: hold.subject)
+            try storeState(limit, subject: hold.subject, tat + 60_000 * Int128(difference))
         }
     }
 
-    /// The limiter's TAT (scaled), its row locked for this transaction (made on first use).
-    private func lockState(_ limitId: String, subject: String) throws -> Int64 {
-        let locked = try connection.execute(
-            "UPDATE rate_state SET tat = tat WHERE limit_id = ? AND subject = ? RETURNING tat", .text(limitId), .text(subject))
-        if let tat = locked.first?["tat"].int64 { return tat }
+    /// The limiter's TAT (scaled by the limit), its row locked for this transaction (made on
+    /// first use).
+    private func lockState(_ limit: RateLimit, subject: String) throws -> Int128 {
+        let lock = "UPDATE rate_state SET tat = tat WHERE limit_id = ? AND subject = ? RETURNING tat, tat_rem"
+        var row = try connection.execute(lock, .text(limit.id), .text(subject)).first
+        if row == nil {
+            try connection.execute(
+                "INSERT INTO rate_state (limit_id, subject, tat, tat_rem) VALUES (?, ?, 0, 0) ON CONFLICT (limit_id, subject) DO NOTHING",
+                .text(limit.id), .text(subject))
+            row = try connection.execute(lock, .text(limit.id), .text(subject)).first
+        }
+        return Int128(row?["tat"].int64 ?? 0) * Int128(limit.limit) + Int128(row?["tat_rem"].int64 ?? 0)
+    }
+
+    private func storeState(_ limit: RateLimit, subject: String, _ scaled: Int128) throws {
+        let scale = Int128(limit.limit)
+        var ms = scaled / scale
+        var rem = scaled % scale
+        if rem < 0 {
+            ms -= 1
+            rem += scale
+        }
         try connection.execute(
-            "INSERT INTO rate_state (limit_id, subject, tat) VALUES (?, ?, 0) ON CONFLICT (limit_id, subject) DO NOTHING",
-            .text(limitId), .text(subject))
-        return try connection.execute(
-            "UPDATE rate_state SET tat = tat WHERE limit_id = ? AND subject = ? RETURNING tat", .text(limitId), .text(subject)
-        ).first?["tat"].int64 ?? 0
+            "UPDATE rate_state SET tat = ?, tat_rem = ? WHERE limit_id = ? AND subject = ?", .integer(Int64(ms)),
+            .integer(Int64(rem)), .text(limit.id), .text(subject))
     }
 
     /// Emission intervals a scaled span holds, rounded up: how much of the burst is in use.
-    private static func level(_ span: Int64) -> Int64 { span <= 0 ? 0 : (span + 59_999) / 60_000 }
+    private static func level(_ span: Int128) -> Int64 { span <= 0 ? 0 : Int64((span + 59_999) / 60_000) }
 
     /// How much of `limit` is in use now for `subject` (requests or tokens within the burst, or
     /// calls in flight), and when it is all free again (ms; nil when it is now).
@@ -214,11 +229,15 @@ extension StoreTransaction {
             ).first?["n"].int64 ?? 0
             return (count, nil)
         case .requestsPerMinute, .tokensPerMinute:
-            let tat = try connection.execute(
-                "SELECT tat FROM rate_state WHERE limit_id = ? AND subject = ?", .text(limit.id), .text(subject)
-            ).first?["tat"].int64 ?? 0
-            let span = tat - now * limit.limit
-            return span <= 0 ? (0, nil) : (Self.level(span), (tat + limit.limit - 1) / limit.limit)
+            guard
+                let row = try connection.execute(
+                    "SELECT tat, tat_rem FROM rate_state WHERE limit_id = ? AND subject = ?", .text(limit.id), .text(subject)
+                ).first
+            else { return (0, nil) }
+            let scale = Int128(limit.limit)
+            let tat = Int128(row["tat"].int64 ?? 0) * scale + Int128(row["tat_rem"].int64 ?? 0)
+            let span = tat - Int128(now) * scale
+            return span <= 0 ? (0, nil) : (Self.level(span), Int64((tat + scale - 1) / scale))
         }
     }
 }

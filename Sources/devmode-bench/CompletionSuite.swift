@@ -27,6 +27,9 @@ struct CompletionSuite {
     var warmUp = 200
     /// Characters typed after each type-ahead miss (each one a cache hit).
     var typedPerMiss = 3
+    /// Sets budgets on the tenant, the workspace and the user, and a rate limit for each user,
+    /// all too large to refuse, before measuring (`--suite quota`).
+    var withBudgets = false
 
     struct Latency: Codable {
         var samples = 0
@@ -236,6 +239,17 @@ struct CompletionSuite {
 
         _ = try await client.send(InitializeRequest(clientInfo: ClientInfo(name: "devmode-bench")))
         client.send(InitializedNotification())
+        if withBudgets {
+            let seen = try await client.send(QuotaGetRequest())
+            for (level, user) in [("tenant", nil), ("workspace", nil), ("user", seen.userId)] as [(String, String?)] {
+                _ = try await client.send(
+                    QuotaSetRequest(
+                        level: level, workspaceId: level == "tenant" ? nil : seen.workspaceId, userId: user, metric: "tokens",
+                        limit: 1 << 50))
+            }
+            _ = try await client.send(
+                QuotaSetRequest(level: "user", workspaceId: seen.workspaceId, metric: "requestsPerMinute", limit: 1 << 30))
+        }
         client.send(
             DidOpenTextDocumentNotification(
                 textDocument: TextDocumentItem(uri: uri, languageId: "swift", version: 1, text: text)))

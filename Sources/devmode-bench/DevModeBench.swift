@@ -137,6 +137,7 @@ struct DevModeBench: AsyncParsableCommand {
         case localEngine = "local-engine"
         case completion
         case search
+        case quota
         /// Not part of `all`: it attacks a server for minutes (issue 10's cases).
         case hostile
     }
@@ -156,7 +157,7 @@ struct DevModeBench: AsyncParsableCommand {
         let known = Set(Suite.allCases.map(\.rawValue) + ["all"])
         for name in suite.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() })
         where !known.contains(name) {
-            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine, completion, search, all or hostile")
+            throw ValidationError("unknown --suite '\(name)': transport, auth, audit, git, local-engine, completion, search, quota, all or hostile")
         }
         for name in hostileCases.flatMap({ $0.split(separator: ",") }).map({ $0.trimmingCharacters(in: .whitespaces) })
         where !HostileSuite.caseNames.contains(name) {
@@ -176,7 +177,7 @@ struct DevModeBench: AsyncParsableCommand {
         let binary = devmode ?? Self.siblingDevmode()
         let suites = self.suites
         // The in-process suites need no devmode binary.
-        guard Set(suites).isSubset(of: [.localEngine, .completion, .search]) || FileManager.default.isExecutableFile(atPath: binary) else {
+        guard Set(suites).isSubset(of: [.localEngine, .completion, .search, .quota]) || FileManager.default.isExecutableFile(atPath: binary) else {
             throw ValidationError("no executable devmode at \(binary)")
         }
         let workDirectory = NSTemporaryDirectory() + "devmode-bench-\(getpid())"
@@ -322,6 +323,17 @@ struct DevModeBench: AsyncParsableCommand {
                 failures.append("search: \(error)")
                 print("search: FAILED: \(error)")
             }
+        }
+
+        if suites.contains(.quota) {
+            header(.quota)
+            let url = postgres ?? ProcessInfo.processInfo.environment["DEVMODE_TEST_POSTGRES_URL"]
+            let suite = QuotaSuite(postgresURL: url, workDirectory: workDirectory, completionRequests: completionRequests)
+            let result = await suite.run(progress: { print($0) })
+            print("")
+            print(suite.table(result))
+            failures += result.failures.map { "quota: \($0)" }
+            for failure in result.failures { print("quota: FAILED: \(failure)") }
         }
 
         if suites.contains(.hostile) {

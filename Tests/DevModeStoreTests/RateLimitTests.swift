@@ -143,4 +143,22 @@ struct RateLimitTests {
             #expect(try await admit(other, "use_x")?.retryAfterMs == 500)
         }
     }
+
+    /// The defect: the scaled times were 64-bit, and a limit over about 5 million a minute
+    /// overflowed (a trap: the server process died) at the first call.
+    @Test(arguments: TestDatabase.allCases)
+    func aHugeLimitNeitherOverflowsNorLosesExactness(database: TestDatabase) async throws {
+        let clock = Clock(BudgetTests.monday10am)
+        try await withStores(database, clock: clock) { store, _ in
+            try await store.write {
+                try $0.setRateLimit(
+                    owner: Self.workspace, metric: .tokensPerMinute, limit: 1 << 40, burst: 1 << 40, includesLocal: false, id: "rtl_h")
+            }
+            #expect(try await admit(store, "use_1", tokens: 1 << 40) == nil)
+            // Full: one more token is free in 60000 / 2^40 ms, rounded up to 1 ms.
+            #expect(try await admit(store, "use_2", tokens: 1)?.retryAfterMs == 1)
+            clock.advance(1)
+            #expect(try await admit(store, "use_2", tokens: 1_000) == nil)
+        }
+    }
 }
