@@ -34,11 +34,16 @@ struct QuotaEndToEndTests {
             charged.calls.withLock { $0 += 1 }
             return .stream(chunks: ["0"], delayMs: 40, usage: usage)
         }
+        return (fake, try modelsFile(endpoint: fake.openAIEndpoint))
+    }
+
+    /// A models file with one fill-in-the-middle model, `fake`, at `endpoint`.
+    static func modelsFile(endpoint: String) throws -> String {
         let models = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-models-\(UUID().uuidString).json")
         let registry: [String: Any] = [
             "models": [
                 [
-                    "id": "fake", "provider": "openai", "endpoint": fake.openAIEndpoint, "model": "fake-coder",
+                    "id": "fake", "provider": "openai", "endpoint": endpoint, "model": "fake-coder",
                     "apiKeyEnv": "FAKE_MODEL_KEY", "capabilities": ["chat": false, "fillInTheMiddle": true],
                     "contextWindow": 8192, "maxOutputTokens": 64, "fimTemplate": "starcoder",
                     "timeouts": ["connectMs": 10_000, "firstByteMs": 30_000, "idleMs": 30_000, "totalMs": 60_000],
@@ -47,7 +52,7 @@ struct QuotaEndToEndTests {
             "defaultModels": ["fake"],
         ]
         try JSONSerialization.data(withJSONObject: registry).write(to: models)
-        return (fake, models.path)
+        return models.path
     }
 
     /// A signed-in TCP session.
@@ -165,5 +170,75 @@ struct QuotaEndToEndTests {
 
     @Test func twoProcessesOnOneStoreEnforceOneBudget() async throws {
         try await runConcurrentCompletions(processes: 2)
+    }
+
+    /// A process killed mid-call (SIGKILL: nothing settles) leaves its reservation in the store;
+    /// another process sees it held until the lease (`--quota-lease-ms`) runs out, then free.
+    @Test func aKilledProcesssReservationIsReclaimedAfterItsLease() async throws {
+        let fake = FakeModelServer()
+        try await fake.start()
+        defer { Task { try? await fake.shutdown() } }
+        let (arrivals, arrived) = AsyncStream.makeStream(of: Void.self)
+        fake.respond { _ in
+            arrived.yield()
+            return .hang
+        }
+        let models = try Self.modelsFile(endpoint: fake.openAIEndpoint)
+        let dataDirectory = temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let key = try bootstrapAdmin(dataDirectory: dataDirectory)
+        let lease = 1_500
+        let portFile = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-port-\(UUID().uuidString)")
+        let server = try ServerProcess(
+            arguments: [
+                "serve", "--listen", "127.0.0.1:0", "--port-file", portFile.path, "--models", models, "--quota-lease-ms", "\(lease)",
+            ], dataDirectory: dataDirectory, environment: ["FAKE_MODEL_KEY": "sk-fake"])
+        let port = try waitForPortFile(portFile, server: server)
+        let admin = try Self.session(port: port, token: key)
+        let created = try Self.call(admin, id: 2, "workspace/create", ["name": "crash"])
+        let workspaceId = try #require((created["result"] as? [String: Any])?["id"] as? String)
+        let whoami = try Self.call(admin, id: 3, "auth/whoami", [:])
+        let userId = try #require((whoami["result"] as? [String: Any])?["userId"] as? String)
+        _ = try Self.call(
+            admin, id: 4, "quota/set", ["level": "workspace", "workspaceId": workspaceId, "metric": "tokens", "limit": 10_000])
+        let body = try JSONSerialization.data(withJSONObject: [
+            "jsonrpc": "2.0", "id": 5, "method": "ai/complete",
+            "params": ["workspaceId": workspaceId, "model": "fake", "prefix": "let total = "] as [String: Any],
+        ])
+        // Before the call: its reservation (and lease) starts after this.
+        let held = Date()
+        admin.send(WireFormat.frame(String(decoding: body, as: UTF8.self)))
+        var iterator = arrivals.makeAsyncIterator()
+        let waiting = Task {
+            try await Task.sleep(for: .seconds(30))
+            arrived.yield()  // never wait forever: the reads below then fail and say why
+        }
+        _ = await iterator.next()
+        waiting.cancel()
+        kill(server.child.pid, SIGKILL)
+        _ = try server.waitForExit()
+
+        // Another process (the admin command) reads the budget.
+        let environment = try serverEnvironment(dataDirectory: dataDirectory)
+        func reserved() throws -> Int {
+            let outcome = try Spawn.run(
+                try devmodeBinary().path, ["admin", "quota", "get", "--workspace", workspaceId, "--user", userId],
+                environment: environment)
+            let json = try JSONSerialization.jsonObject(with: Data(outcome.stdout)) as? [String: Any]
+            let quotas = json?["quotas"] as? [[String: Any]] ?? []
+            return quotas.first { $0["level"] as? String == "workspace" }?["reserved"] as? Int ?? -1
+        }
+        let first = try reserved()
+        let firstAt = Date().timeIntervalSince(held)
+        if firstAt * 1000 < Double(lease) {
+            #expect(first > 0, "held while the lease runs (read \(Int(firstAt * 1000)) ms after the call was made)")
+        }
+        var freed = first == 0
+        while !freed && Date().timeIntervalSince(held) < 30 {
+            usleep(50_000)
+            freed = try reserved() == 0
+        }
+        #expect(freed, "reclaimed once the lease ran out")
+        #expect(Date().timeIntervalSince(held) * 1000 >= Double(lease), "not before the lease ran out")
     }
 }
