@@ -237,5 +237,11 @@ public enum Schema {
                 """,
                 "CREATE INDEX rate_holds_limit ON rate_holds (limit_id, subject, lease_until)",
             ]),
+        Migration(
+            version: 7, name: "a workspace's fallback model",
+            statements: [
+                // The model that answers once a budget refuses the one asked for (NULL: none).
+                "ALTER TABLE workspaces ADD COLUMN fallback_model TEXT",
+            ]),
     ]
 }

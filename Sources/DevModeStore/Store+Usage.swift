@@ -83,6 +83,16 @@ extension StoreTransaction {
         return text.split(separator: "\n").map(String.init)
     }
 
+    /// The model that answers a workspace's completions once a budget refuses the one asked for.
+    public func workspaceFallbackModel(workspaceId: String) throws -> String? {
+        try connection.execute("SELECT fallback_model FROM workspaces WHERE id = ?", .text(workspaceId)).first?["fallback_model"].text
+    }
+
+    public func setWorkspaceFallbackModel(workspaceId: String, _ model: String?) throws {
+        try connection.execute(
+            "UPDATE workspaces SET fallback_model = ? WHERE id = ?", .optionalText(model), .text(workspaceId))
+    }
+
     /// Sets (or, with nil, clears) a workspace's models. Ids must not contain newlines.
     public func setWorkspaceModels(workspaceId: String, _ models: [String]?) throws {
         precondition(models?.allSatisfy { !$0.contains("\n") } ?? true, "model ids never contain newlines")

@@ -43,15 +43,15 @@ struct QuotaTests {
 
     /// The workspace budget once no call holds any of it (a cancelled call settles just after its
     /// answer went out).
-    static func settled(_ client: TestClient) async throws -> QuotaInfo {
+    static func settled(_ client: TestClient, metric: String = "tokens") async throws -> QuotaInfo {
         for _ in 0..<2_000 {
             let quotas = try await client.send(QuotaGetRequest()).quotas
-            let budget = try #require(quotas.first { $0.level == "workspace" })
+            let budget = try #require(quotas.first { $0.level == "workspace" && $0.metric == metric })
             if budget.reserved == 0 { return budget }
             try await Task.sleep(for: .milliseconds(5))
         }
         Issue.record("the workspace budget still holds a reservation")
-        return try #require(try await client.send(QuotaGetRequest()).quotas.first { $0.level == "workspace" })
+        return try #require(try await client.send(QuotaGetRequest()).quotas.first { $0.level == "workspace" && $0.metric == metric })
     }
 
     @Test func aBudgetWithRoomForPartOfTheOutputLowersTheCallsLimit() async throws {
@@ -316,6 +316,52 @@ struct QuotaTests {
                 }
             }
             #expect(admitted)
+        }
+    }
+
+    /// A priced model and a free one on the fake server, and `local`.
+    static func pricedRegistry(_ fake: FakeModelServer) -> ModelRegistry {
+        ModelRegistry(
+            models: [
+                fimModel("star", endpoint: fake.openAIEndpoint, pricing: .init(inputPerMillion: 3, outputPerMillion: 15)),
+                fimModel("cheap", endpoint: fake.openAIEndpoint),
+            ], defaultModels: ["star", "cheap", "local"])
+    }
+
+    @Test func theFallbackModelAnswersOnceABudgetRefusesAndIsMeteredItself() async throws {
+        try await CompletionWorld.run(models: Self.pricedRegistry) { world in
+            _ = world.upstream { _, request in Self.answer(request) }
+            let client = try await world.client()
+            let workspaceId = try await client.send(QuotaGetRequest()).workspaceId
+            // Money is spent (the free `cheap` model costs nothing); tokens are not.
+            _ = try await client.send(QuotaSetRequest(level: "workspace", workspaceId: workspaceId, metric: "cost", limit: 0))
+            _ = try await client.send(QuotaSetRequest(level: "workspace", workspaceId: workspaceId, metric: "tokens", limit: 10_000))
+            await expectError(.quotaExceeded) {
+                try await client.send(AICompleteRequest(prefix: "let a = ", workspaceId: workspaceId, model: "star"))
+            }
+            let set = try await client.send(
+                WorkspaceSetModelsRequest(workspaceId: workspaceId, models: ["star", "cheap", "local"], fallbackModel: "cheap"))
+            #expect(set.fallbackModel == "cheap")
+            await expectError(.invalidParams) {
+                try await client.send(WorkspaceSetModelsRequest(workspaceId: workspaceId, models: ["star"], fallbackModel: "cheap"))
+            }
+
+            let answered = try await client.send(AICompleteRequest(prefix: "let b = ", workspaceId: workspaceId, model: "star"))
+            #expect(answered.model == "cheap")
+            #expect(answered.fallback == CompletionFallback(requestedModel: "star", reason: "quotaExceeded", level: "workspace"))
+            #expect(world.fake.requests.last?.json?["model"] == "upstream-cheap")
+            // Metered: the fallback's tokens are charged to the tokens budget, its usage row is written.
+            let tokens = try #require(try await Self.settled(client, metric: "tokens"))
+            #expect(tokens.used == 5 + (world.fake.requests.last?.json?["max_tokens"]?.intValue ?? -1))
+            let rows = try await world.usage(tenantId: try #require(try await client.send(AuthWhoAmIRequest()).tenantId))
+            #expect(rows.filter { $0.kind == .completion && $0.model == "cheap" && $0.outcome == "ok" }.count == 1)
+
+            // A budget of its own refuses the fallback too: no way around it.
+            _ = try await client.send(QuotaSetRequest(level: "workspace", workspaceId: workspaceId, metric: "tokens", limit: 0))
+            let error = await expectError(.quotaExceeded) {
+                try await client.send(AICompleteRequest(prefix: "let c = ", workspaceId: workspaceId, model: "star"))
+            }
+            #expect(error?.data?["metric"] == "tokens", "the fallback's refusal: \(String(describing: error))")
         }
     }
 }

@@ -49,10 +49,14 @@ public struct AICompleteResult: ResponseType, Hashable {
     /// Present when a budget had room for less than the model's output limit: the call was made
     /// with this smaller limit instead of being refused.
     public var clampedMaxOutputTokens: Int?
+    /// Present when the workspace's fallback model answered because a budget refused the model
+    /// asked for (`model` is then the fallback).
+    public var fallback: CompletionFallback?
     public init(
         completionId: String, model: String, candidates: [String], cached: Bool, usage: CompletionUsage,
-        clampedMaxOutputTokens: Int? = nil
+        clampedMaxOutputTokens: Int? = nil, fallback: CompletionFallback? = nil
     ) {
+        self.fallback = fallback
         self.completionId = completionId
         self.model = model
         self.candidates = candidates

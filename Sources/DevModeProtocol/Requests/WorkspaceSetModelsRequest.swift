@@ -11,17 +11,23 @@ public struct WorkspaceSetModelsRequest: ObjectScopedRequest, Hashable {
     public static let sampleParams: [String: JSONValue] = ["models": ["local"]]
     public var workspaceId: String
     public var models: [String]
-    public init(workspaceId: String, models: [String]) {
+    /// One of `models`: it answers once a budget refuses the model a completion asked for (a
+    /// cheaper model, or `local`); absent: none.
+    public var fallbackModel: String?
+    public init(workspaceId: String, models: [String], fallbackModel: String? = nil) {
         self.workspaceId = workspaceId
         self.models = models
+        self.fallbackModel = fallbackModel
     }
 }
 
 public struct WorkspaceModelsResult: ResponseType, Hashable {
     public var workspaceId: String
     public var models: [String]
-    public init(workspaceId: String, models: [String]) {
+    public var fallbackModel: String?
+    public init(workspaceId: String, models: [String], fallbackModel: String? = nil) {
         self.workspaceId = workspaceId
         self.models = models
+        self.fallbackModel = fallbackModel
     }
 }

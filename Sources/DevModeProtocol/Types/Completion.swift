@@ -42,6 +42,21 @@ public struct ModelPricing: Codable, Sendable, Hashable {
 }
 
 /// Tokens one completion used.
+/// Why the workspace's fallback model answered a completion.
+public struct CompletionFallback: Codable, Sendable, Hashable {
+    /// The model asked for (or chosen), which a budget refused.
+    public var requestedModel: String
+    /// `quotaExceeded`.
+    public var reason: String
+    /// The level of the budget that refused it (`tenant`, `workspace`, `user`, `key`).
+    public var level: String?
+    public init(requestedModel: String, reason: String, level: String?) {
+        self.requestedModel = requestedModel
+        self.reason = reason
+        self.level = level
+    }
+}
+
 public struct CompletionUsage: Codable, Sendable, Hashable {
     public var inputTokens: Int
     public var outputTokens: Int

@@ -21,7 +21,7 @@ public final class AIService: Sendable {
     private let clients: LockedState<ModelClients?>
     private let store: Store
     /// Workspaces' model choices, re-read after a few seconds (another process may change them).
-    private let choices = LockedState<[String: (models: [String]?, at: ContinuousClock.Instant)]>([:])
+    private let choices = LockedState<[String: (models: [String]?, fallback: String?, at: ContinuousClock.Instant)]>([:])
     static let choiceLifetime: Duration = .seconds(5)
     /// What the model-choice cache's lifetime is measured on.
     private let clock: any ServerClock
@@ -60,21 +60,29 @@ public final class AIService: Sendable {
 
     /// The models `workspaceId` may use, in its order of preference.
     func models(workspaceId: String) async throws -> [ModelConfiguration] {
-        let cached = choices.withLock { $0[workspaceId] }
-        let chosen: [String]?
-        let now = clock.now
-        if let cached, now - cached.at < Self.choiceLifetime {
-            chosen = cached.models
-        } else {
-            chosen = try await store.read { try $0.workspaceModels(workspaceId: workspaceId) }
-            choices.withLock { $0[workspaceId] = (chosen, now) }
-        }
+        let chosen = try await choice(workspaceId: workspaceId).models
         return (chosen ?? registry.defaultModels).compactMap { registry.model($0) }
     }
 
-    func setModels(workspaceId: String, _ models: [String]) {
+    /// The model that answers once a budget refuses the one asked for; nil: none.
+    func fallbackModel(workspaceId: String) async throws -> ModelConfiguration? {
+        try await choice(workspaceId: workspaceId).fallback.flatMap { registry.model($0) }
+    }
+
+    private func choice(workspaceId: String) async throws -> (models: [String]?, fallback: String?) {
+        let cached = choices.withLock { $0[workspaceId] }
         let now = clock.now
-        choices.withLock { $0[workspaceId] = (models, now) }
+        if let cached, now - cached.at < Self.choiceLifetime { return (cached.models, cached.fallback) }
+        let read = try await store.read {
+            (try $0.workspaceModels(workspaceId: workspaceId), try $0.workspaceFallbackModel(workspaceId: workspaceId))
+        }
+        choices.withLock { $0[workspaceId] = (read.0, read.1, now) }
+        return read
+    }
+
+    func setModels(workspaceId: String, _ models: [String], fallback: String?) {
+        let now = clock.now
+        choices.withLock { $0[workspaceId] = (models, fallback, now) }
     }
 
     /// The model a completion uses: the one asked for (it must be enabled), else the session's
@@ -121,10 +129,36 @@ public final class AIService: Sendable {
         var usage: TokenUsage
         /// The output limit the call was made with, when a budget lowered it.
         var clampedMaxOutputTokens: Int?
+        /// Set when the workspace's fallback model answered instead of the one asked for.
+        var fallback: Fallback? = nil
     }
 
-    /// Runs a completion through the pipeline; the items get ids for telemetry.
+    /// Runs a completion through the pipeline; the items get ids for telemetry. When a budget
+    /// refuses the model and the workspace names a fallback model, the fallback answers (its call
+    /// reserved and settled in its own right: a budget that refuses it too refuses the request).
     func complete(_ request: Request) async throws -> Completed {
+        do {
+            return try await completeOnce(request)
+        } catch let refusal as ResponseError where refusal.code == .quotaExceeded {
+            guard let fallback = try await fallbackModel(workspaceId: request.workspaceId), fallback.id != request.model.id else {
+                throw refusal
+            }
+            var instead = request
+            instead.model = fallback
+            var completed = try await completeOnce(instead)
+            completed.fallback = Fallback(requestedModel: request.model.id, refusal: refusal)
+            return completed
+        }
+    }
+
+    /// Why another model than the one asked for answered.
+    struct Fallback: Sendable {
+        var requestedModel: String
+        /// The budget's -32020 for the model asked for.
+        var refusal: ResponseError
+    }
+
+    private func completeOnce(_ request: Request) async throws -> Completed {
         let engine: LocalCompletionEngine?
         if request.model.provider == .local, let key = request.engineKey {
             engine = await engines.ready(key)

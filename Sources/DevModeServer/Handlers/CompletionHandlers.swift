@@ -25,7 +25,8 @@ extension DevModeServer {
                 completionId: completed.items.first?.id ?? Identifier.make("cmp"), model: completed.model,
                 candidates: completed.items.map(\.text), cached: completed.cached,
                 usage: CompletionUsage(inputTokens: completed.usage.inputTokens, outputTokens: completed.usage.outputTokens),
-                clampedMaxOutputTokens: completed.clampedMaxOutputTokens)
+                clampedMaxOutputTokens: completed.clampedMaxOutputTokens,
+                fallback: completed.fallback.map(CompletionFallback.init))
         }
         router.on(ExecuteCommandRequest.self) { request, context in
             guard request.command == ExecuteCommandRequest.acceptCompletionCommand else {

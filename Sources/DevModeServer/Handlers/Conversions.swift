@@ -180,3 +180,10 @@ extension QuotaGetResult {
             workspaceId: workspaceId, userId: userId, quotas: budgets.map(QuotaInfo.init), rateLimits: rateLimits.map(RateLimitInfo.init))
     }
 }
+
+extension CompletionFallback {
+    init(_ fallback: AIService.Fallback) {
+        self.init(
+            requestedModel: fallback.requestedModel, reason: "quotaExceeded", level: fallback.refusal.data?["level"]?.stringValue)
+    }
+}

@@ -23,10 +23,14 @@ extension DevModeServer {
                     throw ResponseError.invalidParams("model '\(id)' is named twice", field: "models")
                 }
             }
+            if let fallback = request.fallbackModel, !seen.contains(fallback) {
+                throw ResponseError.invalidParams("the fallback model '\(fallback)' must be one of models", field: "fallbackModel")
+            }
             try await context.server.directory.setWorkspaceModels(
-                workspaceId: request.workspaceId, models: request.models, by: context.actor)
-            context.server.ai.setModels(workspaceId: request.workspaceId, request.models)
-            return WorkspaceModelsResult(workspaceId: request.workspaceId, models: request.models)
+                workspaceId: request.workspaceId, models: request.models, fallbackModel: request.fallbackModel, by: context.actor)
+            context.server.ai.setModels(workspaceId: request.workspaceId, request.models, fallback: request.fallbackModel)
+            return WorkspaceModelsResult(
+                workspaceId: request.workspaceId, models: request.models, fallbackModel: request.fallbackModel)
         }
     }
 }

@@ -446,18 +446,22 @@ extension Directory {
 
     /// Sets the models a workspace may use (workspace admin and up). The caller checks the ids
     /// against the registry.
-    public func setWorkspaceModels(workspaceId: String, models: [String], by actor: Principal) async throws {
+    public func setWorkspaceModels(workspaceId: String, models: [String], fallbackModel: String? = nil, by actor: Principal)
+        async throws
+    {
         try await change(
             WorkspaceSetModelsRequest.method, by: actor, workspaceId: workspaceId, target: workspaceId
         ) { transaction in
             let (workspace, _) = try Self.workspace(workspaceId, for: actor, atLeast: .admin, in: transaction)
             try transaction.setWorkspaceModels(workspaceId: workspaceId, models)
+            try transaction.setWorkspaceFallbackModel(workspaceId: workspaceId, fallbackModel)
             return (
                 (),
                 AuditEvent(
                     actor: actor.auditName, tenantId: workspace.tenantId, workspaceId: workspaceId,
                     method: WorkspaceSetModelsRequest.method, target: workspaceId,
-                    detail: models.isEmpty ? "no models" : models.joined(separator: ", "))
+                    detail: (models.isEmpty ? "no models" : models.joined(separator: ", "))
+                        + (fallbackModel.map { "; fallback \($0)" } ?? ""))
             )
         }
     }
