@@ -64,6 +64,8 @@ public enum DevModeMessages {
         ExecuteCommandRequest.self,
         QuotaGetRequest.self,
         QuotaSetRequest.self,
+        UsageReportRequest.self,
+        UsageExportRequest.self,
     ]
 
     /// Requests that name no object by id, with why they need no isolation check. Every request is

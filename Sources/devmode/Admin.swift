@@ -15,7 +15,7 @@ struct Admin: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage tenants, users, workspaces, API keys and the audit log directly in the database.",
         subcommands: [Bootstrap.self, TenantCommand.self, UserCommand.self, WorkspaceCommand.self, KeyCommand.self, AuditCommand.self,
-            QuotaCommand.self]
+            QuotaCommand.self, UsageCommand.self]
     )
 }
 
@@ -289,6 +289,43 @@ struct QuotaCommand: AsyncParsableCommand {
                 try printJSON(
                     QuotaGetResult(
                         workspaceId: found.workspaceId, userId: found.userId, budgets: found.budgets, rateLimits: found.rateLimits))
+            }
+        }
+    }
+}
+
+struct UsageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "usage", abstract: "Usage reports (as usage/report and usage/export do).", subcommands: [Report.self])
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A tenant's usage summed by any of workspace, user, model and day, as JSON or CSV.")
+        @OptionGroup var storage: StorageOptions
+        @Option(help: "The tenant id.") var tenant: String
+        @Option(help: "Only this workspace's calls.") var workspace: String?
+        @Option(help: "Only this user's calls.") var user: String?
+        @Option(help: "Only this model's calls.") var model: String?
+        @Option(help: "From this time (ISO 8601 or YYYY-MM-DD, UTC), inclusive.") var from: String?
+        @Option(help: "Until this time (ISO 8601 or YYYY-MM-DD, UTC), exclusive.") var to: String?
+        @Option(help: "Group by these, comma-separated: workspace, user, model, day.") var groupBy: String?
+        @Option(help: "json or csv.") var format = "json"
+
+        func validate() throws {
+            if !["json", "csv"].contains(format) { throw ValidationError("--format is json or csv") }
+        }
+
+        func run() async throws {
+            try await withDirectory(storage) { directory in
+                let request = UsageReportRequest(
+                    tenantId: tenant, workspaceId: workspace, userId: user, model: model, from: from, to: to,
+                    groupBy: groupBy.map { $0.split(separator: ",").map { String($0.trimmingPrefix(" ")) } })
+                let report = try await directory.usageReport(request, for: .cli)
+                if format == "csv" {
+                    Output.standardOutput(Data(UsageCSV.render(report).utf8))
+                } else {
+                    try printJSON(UsageReportResult(report))
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ import Testing
 struct EveryMethodInternalErrorTests {
     @Test func everyRequestAnswersInternalErrorWhenTheCredentialRecheckFails() async throws {
         let methods = DevModeMessages.requests.map { $0.method }
-        #expect(methods.count == 57, "the registry lists \(methods.count) requests; update the count")
+        #expect(methods.count == 59, "the registry lists \(methods.count) requests; update the count")
         let examples = try SpecExamples.load()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-fault-\(UUID().uuidString)")
         let driver = ObservingDriver(base: try await TestStore.makeDriver(sqlitePath: directory.path + "/devmode.sqlite3"))

@@ -258,8 +258,22 @@ final class UsageMeter: CompletionMeter {
     func reserve(model: ModelConfiguration, estimatedInputTokens: Int, maxOutputTokens: Int) async throws -> MeterReservation {
         // The reservation's id is the id of the usage row its settlement writes.
         let id = Identifier.make("use")
-        let held = try await quotas.reserve(
-            subjectOf, model: model, inputTokens: estimatedInputTokens, maxOutputTokens: maxOutputTokens, reservationId: id)
+        let held: QuotaService.Held
+        do {
+            held = try await quotas.reserve(
+                subjectOf, model: model, inputTokens: estimatedInputTokens, maxOutputTokens: maxOutputTokens, reservationId: id)
+        } catch let refusal as ResponseError where refusal.code == .quotaExceeded || refusal.code == .rateLimited {
+            // A refusal is a row of its own (usage reports count them); nothing was billed, so it may
+            // wait in the buffer.
+            let level = refusal.data?["level"]?.stringValue
+            recorder.record(
+                UsageEvent(
+                    id: id, tenantId: subjectOf.tenantId, workspaceId: subjectOf.workspaceId, userId: subjectOf.userId,
+                    kind: .completion, model: model.id, subject: subject,
+                    outcome: refusal.code == .quotaExceeded ? "quotaExceeded" : "rateLimited",
+                    detail: level.map { "\($0) \(refusal.data?["metric"]?.stringValue ?? "")" }))
+            throw refusal
+        }
         self.held.withLock { $0[id] = held }
         return MeterReservation(id: id, model: model.id, inputTokens: estimatedInputTokens, outputTokens: held.outputTokens)
     }

@@ -4,7 +4,7 @@ import JSONRPC
 
 extension DevModeServer {
     /// Budgets: who may see and set them is `Directory`'s (Quota/QuotaRules.swift); reserving and
-    /// settling model calls is `QuotaService`'s.
+    /// settling model calls is `QuotaService`'s; usage reports are `Directory`'s (Quota/UsageReports.swift).
     static func registerQuotaHandlers(_ router: inout Router) {
         router.on(QuotaGetRequest.self) { request, context in
             let found = try await context.server.directory.budgets(
@@ -20,6 +20,13 @@ extension DevModeServer {
                     burst: request.burst, includeLocal: request.includeLocal),
                 by: context.actor)
             return QuotaSetResult(outcome)
+        }
+        router.on(UsageReportRequest.self) { request, context in
+            UsageReportResult(try await context.server.directory.usageReport(request, for: context.actor))
+        }
+        router.on(UsageExportRequest.self) { request, context in
+            let report = try await context.server.directory.usageReport(request.report, for: context.actor)
+            return UsageExportResult(csv: UsageCSV.render(report), rows: report.rows.count, truncated: report.truncated)
         }
     }
 }
