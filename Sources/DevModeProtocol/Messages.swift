@@ -105,7 +105,8 @@ public enum DevModeMessages {
 
     /// Notifications the server sends to clients (never received).
     public static let serverNotifications: [any NotificationType.Type] = [
-        ProjectDidChangeFilesNotification.self
+        ProjectDidChangeFilesNotification.self,
+        QuotaDidChangeNotification.self,
     ]
 
     /// Methods served only when the server runs with `--enable-debug-methods`.

@@ -82,6 +82,7 @@ public final class DevModeServer: Sendable {
         self.localCaller = localCaller
         self.router = Self.makeRouter(configuration)
         self.registry = DevModeMessages.registry.restricted(to: router.methods)
+        ai.quotas.onThresholdCrossed { [weak self] crossings in self?.announce(crossings) }
     }
 
     static func makeRouter(_ configuration: ServerConfiguration) -> Router {
@@ -134,6 +135,14 @@ public final class DevModeServer: Sendable {
             logger: connectionLogger)
         connections.withLock { $0.open[ObjectIdentifier(connection)] = (connection, session) }
         return (connection, session)
+    }
+
+    /// Sends `notification` to every open, initialized session that `matches`.
+    func tellSessions(_ notification: some NotificationType, where matches: (Session) -> Bool) {
+        let open = connections.withLock { Array($0.open.values) }
+        for (connection, session) in open where session.phase == .initialized && matches(session) {
+            connection.send(notification)
+        }
     }
 
     func connectionEnded(_ connection: Connection) {

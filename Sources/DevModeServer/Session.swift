@@ -37,6 +37,22 @@ public final class Session: MessageHandler {
     public let documents = DocumentStore()
     /// How this session's completions are set up (`initialize`) and where its documents belong.
     let completion = LockedState(CompletionSetup())
+    /// The workspaces this session made model calls in (budget notices go to them).
+    private let workspacesUsed = LockedState<Set<String>>([])
+
+    func usedWorkspace(_ id: String) {
+        workspacesUsed.withLock { _ = $0.insert(id) }
+    }
+
+    /// The session made a model call in the workspace, or chose it for completion at `initialize`.
+    func uses(workspace id: String) -> Bool {
+        workspacesUsed.withLock { $0.contains(id) } || completion.withLock { $0.workspaceId } == id
+    }
+
+    /// The session made a model call, or chose a workspace for completion at `initialize`.
+    var usesAnyWorkspace: Bool {
+        !workspacesUsed.withLock { $0.isEmpty } || completion.withLock { $0.workspaceId } != nil
+    }
 
     init(id: Int, transport: String, peer: String? = nil, server: DevModeServer, localCaller: Caller?, logger: Logger) {
         self.id = id

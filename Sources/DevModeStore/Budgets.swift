@@ -150,11 +150,19 @@ public struct Budget: Sendable, Hashable, Codable {
     public var periodStart: Int64
     public var createdAt: Int64
     public var updatedAt: Int64
+    /// Percentages of `limit`, ascending: a settlement that takes `used` to or past one of them is
+    /// told to the sessions the budget applies to.
+    public var thresholds: [Int]
+
+    /// The thresholds of a budget that was given none.
+    public static let defaultThresholds = [80, 95]
 
     public init(
         id: String, owner: BudgetOwner, metric: BudgetMetric, period: BudgetPeriod, limit: Int64, used: Int64 = 0,
-        reserved: Int64 = 0, periodStart: Int64 = 0, createdAt: Int64 = 0, updatedAt: Int64 = 0
+        reserved: Int64 = 0, periodStart: Int64 = 0, createdAt: Int64 = 0, updatedAt: Int64 = 0,
+        thresholds: [Int] = Budget.defaultThresholds
     ) {
+        self.thresholds = thresholds
         self.id = id
         self.owner = owner
         self.metric = metric
@@ -172,6 +180,28 @@ public struct Budget: Sendable, Hashable, Codable {
 
     /// When `used` goes back to 0; nil for a budget without a period.
     public var resetAt: Int64? { period.end(ofPeriodStartingAt: periodStart) }
+
+    /// The highest threshold that `used` going from `before` to `after` reaches or passes, if any.
+    public func thresholdCrossed(from before: Int64, to after: Int64) -> Int? {
+        guard limit > 0, after > before else { return nil }
+        let (limit, before, after) = (Int128(limit), Int128(before), Int128(after))
+        return thresholds.last { percent in
+            let mark = Int128(percent) * limit
+            return before * 100 < mark && after * 100 >= mark
+        }
+    }
+}
+
+/// A settlement took a budget's `used` to or past one of its thresholds.
+public struct ThresholdCrossing: Sendable, Hashable {
+    /// As the settlement left it.
+    public var budget: Budget
+    /// The percentage reached (the highest, when one call passed several).
+    public var threshold: Int
+    public init(budget: Budget, threshold: Int) {
+        self.budget = budget
+        self.threshold = threshold
+    }
 }
 
 /// A reservation refused: `budget` (as of the refusal) had no room for `needed`.

@@ -243,5 +243,12 @@ public enum Schema {
                 // The model that answers once a budget refuses the one asked for (NULL: none).
                 "ALTER TABLE workspaces ADD COLUMN fallback_model TEXT",
             ]),
+        Migration(
+            version: 8, name: "budget thresholds",
+            statements: [
+                // The percentages of the limit at which the sessions the budget applies to are told
+                // (`quota/didChange`), comma-separated; NULL: the defaults (80, 95); "": none.
+                "ALTER TABLE budgets ADD COLUMN thresholds TEXT",
+            ]),
     ]
 }

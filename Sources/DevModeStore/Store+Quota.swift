@@ -5,18 +5,23 @@
 /// turns (`BEGIN IMMEDIATE`). Either way no two calls can both take the last of a budget.
 extension StoreTransaction {
     private static let budgetColumns =
-        "id, tenant_id, level, workspace_id, user_id, key_id, metric, period, limit_value, used, reserved, period_start, created_at, updated_at"
+        "id, tenant_id, level, workspace_id, user_id, key_id, metric, period, limit_value, used, reserved, period_start, created_at, updated_at, thresholds"
 
     // MARK: Setting budgets
 
     /// Creates or changes `owner`'s budget in `metric`. Changing only the limit keeps what is used and
-    /// reserved; changing the period starts the new period's count at 0.
+    /// reserved; changing the period starts the new period's count at 0. `thresholds` nil: a new
+    /// budget gets the defaults, an existing one keeps its own.
     @discardableResult
-    public func setBudget(owner: BudgetOwner, metric: BudgetMetric, period: BudgetPeriod, limit: Int64, id: String) throws
-        -> Budget
-    {
+    public func setBudget(
+        owner: BudgetOwner, metric: BudgetMetric, period: BudgetPeriod, limit: Int64, thresholds: [Int]? = nil, id: String
+    ) throws -> Budget {
         let start = period.start(containing: now)
+        let thresholdsText: SQLValue = thresholds.map { .text($0.map(String.init).joined(separator: ",")) } ?? .null
         if let existing = try budget(owner: owner, metric: metric) {
+            if thresholds != nil {
+                try connection.execute("UPDATE budgets SET thresholds = ? WHERE id = ?", thresholdsText, .text(existing.id))
+            }
             let sameperiod = existing.period == period
             try connection.execute(
                 """
@@ -29,12 +34,13 @@ extension StoreTransaction {
             try connection.execute(
                 """
                 INSERT INTO budgets (id, tenant_id, level, scope, workspace_id, user_id, key_id, metric, period, limit_value,
-                    used, reserved, period_start, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)
+                    used, reserved, period_start, created_at, updated_at, thresholds)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?, ?)
                 """,
                 .text(id), .text(owner.tenantId), .text(owner.level.rawValue), .text(owner.scope),
                 .optionalText(owner.workspaceId), .optionalText(owner.userId), .optionalText(owner.keyId),
-                .text(metric.rawValue), .text(period.rawValue), .integer(limit), .integer(start), .integer(now), .integer(now))
+                .text(metric.rawValue), .text(period.rawValue), .integer(limit), .integer(start), .integer(now), .integer(now),
+                thresholdsText)
         }
         guard let budget = try currentBudgets(owners: [owner]).first(where: { $0.metric == metric }) else {
             throw SQLError(kind: .other, function: "setBudget", message: "the budget just written is not there", code: "")
@@ -143,10 +149,15 @@ extension StoreTransaction {
     /// nothing), which releases the rest.
     @discardableResult
     public func settle(_ event: UsageEvent) throws -> Bool {
-        guard try insertUsage(event, once: true) else { return false }
+        try settlement(event) != nil
+    }
+
+    /// `settle`, answering the thresholds the settlement reached (nil: it was settled already).
+    public func settlement(_ event: UsageEvent) throws -> [ThresholdCrossing]? {
+        guard try insertUsage(event, once: true) else { return nil }
         let holds = try connection.execute(
             "DELETE FROM budget_holds WHERE reservation_id = ? RETURNING budget_id, amount, reclaimed_at", .text(event.id))
-        guard !holds.isEmpty else { return true }
+        guard !holds.isEmpty else { return [] }
         let ids = holds.compactMap { $0["budget_id"].text }
         let placeholders = Array(repeating: "?", count: ids.count).joined(separator: ", ")
         let budgets = try connection.execute(
@@ -154,16 +165,28 @@ extension StoreTransaction {
         ).map(Budget.init(row:))
         try rollEndedPeriods(budgets)
         let held = Dictionary(holds.map { ($0["budget_id"].text ?? "", $0) }, uniquingKeysWith: { first, _ in first })
-        for budget in budgets {
+        var crossings: [ThresholdCrossing] = []
+        for var budget in budgets {
             guard let hold = held[budget.id] else { continue }
             // A reclaimed hold already left `reserved`; what the call used is still charged.
             let release = hold["reclaimed_at"].int64 == nil ? (hold["amount"].int64 ?? 0) : 0
             let used = Int64(budget.metric == .tokens ? event.inputTokens + event.outputTokens : event.costMicros)
-            try connection.execute(
-                "UPDATE budgets SET reserved = reserved - ?, used = used + ?, updated_at = ? WHERE id = ?",
-                .integer(release), .integer(used), .integer(now), .text(budget.id))
+            // The row as this update leaves it (under PostgreSQL, after any concurrent settlement
+            // that committed first), so `used - n .. used` is exactly this call's step.
+            guard
+                let after = try connection.execute(
+                    "UPDATE budgets SET reserved = reserved - ?, used = used + ?, updated_at = ? WHERE id = ? RETURNING used, reserved, period_start",
+                    .integer(release), .integer(used), .integer(now), .text(budget.id)
+                ).first
+            else { continue }
+            budget.used = after["used"].int64 ?? budget.used
+            budget.reserved = after["reserved"].int64 ?? budget.reserved
+            budget.periodStart = after["period_start"].int64 ?? budget.periodStart
+            if let threshold = budget.thresholdCrossed(from: budget.used - used, to: budget.used) {
+                crossings.append(ThresholdCrossing(budget: budget, threshold: threshold))
+            }
         }
-        return true
+        return crossings
     }
 
     /// Reclaims the holds on `budgetIds` whose lease ran out: a crashed process's calls stop holding
@@ -220,7 +243,8 @@ extension Budget {
             metric: BudgetMetric(rawValue: row["metric"].text ?? "") ?? .tokens,
             period: BudgetPeriod(rawValue: row["period"].text ?? "") ?? .none, limit: row["limit_value"].int64 ?? 0,
             used: row["used"].int64 ?? 0, reserved: row["reserved"].int64 ?? 0, periodStart: row["period_start"].int64 ?? 0,
-            createdAt: row["created_at"].int64 ?? 0, updatedAt: row["updated_at"].int64 ?? 0)
+            createdAt: row["created_at"].int64 ?? 0, updatedAt: row["updated_at"].int64 ?? 0,
+            thresholds: row["thresholds"].text.map { $0.split(separator: ",").compactMap { Int($0) } } ?? Budget.defaultThresholds)
     }
 
     /// As of `now`: a budget whose period ended has used nothing of the current one.

@@ -90,6 +90,15 @@ final class NotificationInbox: MessageHandler {
         for waiter in waiters { waiter.resume() }
     }
 
+    private func wakeAll() {
+        let waiters = state.withLock { state in
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// The next notification of this type; nil once the task is cancelled.
     func next<N: NotificationType>(ofType type: N.Type) async -> N? {
         while !Task.isCancelled {
             let found: N? = state.withLock { state in
@@ -97,14 +106,19 @@ final class NotificationInbox: MessageHandler {
                 return state.queued.remove(at: index) as? N
             }
             if let found { return found }
-            await withCheckedContinuation { continuation in
-                // Check and wait under one lock, so a notification arriving in between is not missed.
-                let ready = state.withLock { state in
-                    if state.queued.contains(where: { $0 is N }) { return true }
-                    state.waiters.append(continuation)
-                    return false
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    // Check and wait under one lock, so a notification arriving in between is not missed
+                    // (nor a cancellation: it is flagged before `wakeAll` takes the lock).
+                    let ready = state.withLock { state in
+                        if Task.isCancelled || state.queued.contains(where: { $0 is N }) { return true }
+                        state.waiters.append(continuation)
+                        return false
+                    }
+                    if ready { continuation.resume() }
                 }
-                if ready { continuation.resume() }
+            } onCancel: {
+                wakeAll()
             }
         }
         return nil

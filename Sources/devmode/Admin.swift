@@ -259,10 +259,26 @@ struct QuotaCommand: AsyncParsableCommand {
         @Option(help: "Tokens, or millionths of a US dollar, per period.") var limit: Int?
         @Option(help: "Per-minute rate limits: how many may come at once (default: the limit).") var burst: Int?
         @Flag(help: "Rate limits: count calls of the free local model too.") var includeLocal = false
+        @Option(
+            help: "Budgets: percentages of the limit at which sessions are sent quota/didChange, e.g. 80,95 (\"none\": never; default: 80,95 for a new budget, the budget's own otherwise)."
+        ) var thresholds: String?
         @Flag(help: "Remove the budget or limit instead.") var remove = false
 
         func validate() throws {
             if remove == (limit != nil) { throw ValidationError("give either --limit or --remove") }
+            _ = try thresholdList()
+        }
+
+        /// `--thresholds` as numbers: nil when not given, [] for "none".
+        func thresholdList() throws -> [Int]? {
+            guard let thresholds else { return nil }
+            if thresholds == "none" { return [] }
+            let parts = thresholds.split(separator: ",", omittingEmptySubsequences: false)
+            let numbers = parts.compactMap { Int(String($0.filter { $0 != " " })) }
+            guard numbers.count == parts.count else {
+                throw ValidationError("--thresholds is a comma-separated list of percentages, or none")
+            }
+            return numbers
         }
 
         func run() async throws {
@@ -270,7 +286,7 @@ struct QuotaCommand: AsyncParsableCommand {
                 let outcome = try await directory.setBudget(
                     Directory.BudgetChange(
                         tenantId: tenant, level: level, workspaceId: workspace, userId: user, keyId: key, metric: metric,
-                        period: period, limit: limit, burst: burst, includeLocal: includeLocal),
+                        period: period, limit: limit, burst: burst, includeLocal: includeLocal, thresholds: thresholdList()),
                     by: .cli)
                 try printJSON(QuotaSetResult(outcome))
             }

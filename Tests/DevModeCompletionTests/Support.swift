@@ -87,9 +87,10 @@ final class CompletionWorld: Sendable {
 
     /// An initialized session: local (no credential) unless `token` is given.
     func session(
-        token: String? = nil, capabilities: JSONValue? = [:], rootUri: String? = nil, workspaceFolders: [WorkspaceFolder]? = nil
+        token: String? = nil, capabilities: JSONValue? = [:], rootUri: String? = nil, workspaceFolders: [WorkspaceFolder]? = nil,
+        clientNotifications: [any NotificationType.Type] = []
     ) async throws -> (TestClient, InitializeResult) {
-        let client = TestClient(server: server, local: token == nil)
+        let client = TestClient(server: server, local: token == nil, clientNotifications: clientNotifications)
         clients.withLock { $0.append(client) }
         let result = try await client.connection.send(
             InitializeRequest(
@@ -99,8 +100,8 @@ final class CompletionWorld: Sendable {
         return (client, result)
     }
 
-    func client(token: String? = nil) async throws -> TestClient {
-        try await session(token: token).0
+    func client(token: String? = nil, clientNotifications: [any NotificationType.Type] = []) async throws -> TestClient {
+        try await session(token: token, clientNotifications: clientNotifications).0
     }
 
     /// The usage events filed so far (buffered ones written first).

@@ -718,6 +718,7 @@ struct OpenRPCDocument {
 
     static let assertions: Set<String> = [
         "$ref", "type", "properties", "required", "additionalProperties", "items", "enum", "minimum", "maximum", "anyOf",
+        "maxItems",
     ]
     static let annotations: Set<String> = ["description", "title", "examples", "default"]
 
@@ -789,6 +790,9 @@ struct OpenRPCDocument {
                     }
                 }
             }
+        }
+        if case .array(let elements) = value, let most = schema["maxItems"]?.numberValue, Double(elements.count) > most {
+            problems.append("\(path): \(elements.count) items, more than maxItems \(most)")
         }
         if case .array(let elements) = value, let items = schema["items"] {
             for (index, element) in elements.enumerated() {

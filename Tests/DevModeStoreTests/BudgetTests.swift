@@ -135,6 +135,57 @@ struct BudgetTests {
         }
     }
 
+    @Test func aStepReportsTheHighestThresholdItReachedOrPassed() {
+        let budget = Budget(
+            id: "bud_1", owner: Self.workspace, metric: .tokens, period: .none, limit: 1_000, thresholds: [50, 80, 95])
+        #expect(budget.thresholdCrossed(from: 0, to: 499) == nil)
+        #expect(budget.thresholdCrossed(from: 499, to: 500) == 50, "reaching the mark is enough")
+        #expect(budget.thresholdCrossed(from: 500, to: 700) == nil, "50% was already passed")
+        #expect(budget.thresholdCrossed(from: 700, to: 990) == 95, "one step past two marks: the higher")
+        #expect(budget.thresholdCrossed(from: 990, to: 1_200) == nil)
+        #expect(budget.thresholdCrossed(from: 600, to: 600) == nil)
+        // Marks are exact, not rounded: 80% of 3 is 2.4.
+        let small = Budget(id: "bud_2", owner: Self.workspace, metric: .tokens, period: .none, limit: 3, thresholds: [80])
+        #expect(small.thresholdCrossed(from: 0, to: 2) == nil && small.thresholdCrossed(from: 2, to: 3) == 80)
+        let huge = Budget(id: "bud_3", owner: Self.workspace, metric: .cost, period: .none, limit: .max, thresholds: [95])
+        #expect(huge.thresholdCrossed(from: .max / 100 * 94, to: .max) == 95, "no overflow at the top of Int64")
+        #expect(Budget(id: "bud_4", owner: Self.workspace, metric: .tokens, period: .none, limit: 0).thresholdCrossed(from: 0, to: 5) == nil)
+    }
+
+    @Test(arguments: TestDatabase.allCases)
+    func aSettlementAnswersTheThresholdsItsOwnStepReached(database: TestDatabase) async throws {
+        let clock = Clock(Self.monday10am)
+        try await withStore(database, clock: clock) { store in
+            let defaults = try await store.write { transaction in
+                try transaction.setBudget(owner: Self.workspace, metric: .tokens, period: .day, limit: 100, id: "bud_w")
+            }
+            #expect(defaults.thresholds == Budget.defaultThresholds)
+            try await store.write { transaction in
+                try transaction.setBudget(owner: Self.user, metric: .tokens, period: .day, limit: 1_000, thresholds: [], id: "bud_u")
+            }
+            func step(_ id: String, _ tokens: Int) async throws -> [ThresholdCrossing]? {
+                try await reserve(store, id, Int64(tokens))
+                return try await store.write { try $0.settlement(self.usage(id, tokens: tokens)) }
+            }
+            #expect(try await step("use_1", 79)?.isEmpty == true)
+            let eighty = try #require(try await step("use_2", 1))
+            #expect(eighty.map(\.threshold) == [80] && eighty.first?.budget.id == "bud_w", "the user's budget has none")
+            #expect(eighty.first?.budget.used == 80 && eighty.first?.budget.reserved == 0)
+            #expect(try await store.write { try $0.settlement(self.usage("use_2", tokens: 1)) } == nil, "settled once")
+            #expect(try await step("use_3", 20)?.map(\.threshold) == [95])
+            // A changed limit keeps the thresholds; changed thresholds are kept as given.
+            let kept = try await store.write { transaction in
+                try transaction.setBudget(owner: Self.workspace, metric: .tokens, period: .day, limit: 200, id: "bud_x")
+            }
+            #expect(kept.thresholds == [80, 95] && kept.used == 100)
+            let changed = try await store.write { transaction in
+                try transaction.setBudget(owner: Self.workspace, metric: .tokens, period: .day, limit: 200, thresholds: [60], id: "bud_x")
+            }
+            #expect(changed.thresholds == [60] && changed.id == "bud_w")
+            #expect(try await step("use_4", 20)?.map(\.threshold) == [60])
+        }
+    }
+
     @Test(arguments: TestDatabase.allCases)
     func aCrashedCallsHoldIsReclaimedWhenItsLeaseRunsOut(database: TestDatabase) async throws {
         let clock = Clock(Self.monday10am)

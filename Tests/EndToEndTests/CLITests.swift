@@ -114,4 +114,48 @@ struct CLITests {
         let unknown = try admin(["key", "revoke", "key_doesnotexist"], in: dataDirectory)
         #expect(unknown.status != 0)
     }
+
+    @Test func adminQuotaAndUsageCommandsSetBudgetsAndReportUsage() throws {
+        let dataDirectory = temporaryDataDirectory()
+        _ = try bootstrapAdmin(dataDirectory: dataDirectory)
+        let tenantId = try #require((try admin(["tenant", "create", "acme"], in: dataDirectory).json as? [String: Any])?["id"] as? String)
+        let userId = try #require(
+            (try admin(["user", "create", "--tenant", tenantId, "ada"], in: dataDirectory).json as? [String: Any])?["id"] as? String)
+        let workspace = try admin(["workspace", "create", "--tenant", tenantId, "--owner", userId, "lab"], in: dataDirectory)
+        let workspaceId = try #require(
+            ((workspace.json as? [String: Any])?["workspace"] as? [String: Any])?["id"] as? String
+                ?? (workspace.json as? [String: Any])?["id"] as? String, "\(String(describing: workspace.json))")
+
+        let set = try admin(
+            [
+                "quota", "set", "--tenant", tenantId, "--level", "workspace", "--workspace", workspaceId, "--metric", "tokens",
+                "--period", "day", "--limit", "5000", "--thresholds", "50,90",
+            ], in: dataDirectory)
+        #expect(set.status == 0, "\(set.stderr)")
+        let quota = (set.json as? [String: Any])?["quota"] as? [String: Any]
+        #expect(quota?["limit"] as? Int == 5000 && quota?["thresholds"] as? [Int] == [50, 90], "\(String(describing: set.json))")
+        let bad = try admin(
+            [
+                "quota", "set", "--tenant", tenantId, "--level", "workspace", "--workspace", workspaceId, "--metric", "tokens",
+                "--limit", "5000", "--thresholds", "fifty",
+            ], in: dataDirectory)
+        #expect(bad.status != 0 && bad.stderr.contains("--thresholds"), "\(bad.stderr)")
+
+        let got = try admin(["quota", "get", "--workspace", workspaceId, "--user", userId], in: dataDirectory)
+        let budgets = ((got.json as? [String: Any])?["quotas"] as? [[String: Any]]) ?? []
+        #expect(budgets.contains { $0["level"] as? String == "workspace" && $0["thresholds"] as? [Int] == [50, 90] })
+
+        // No calls yet: a report with no rows, and a CSV of the header alone.
+        let report = try admin(["usage", "report", "--tenant", tenantId, "--group-by", "user,model"], in: dataDirectory)
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(((report.json as? [String: Any])?["rows"] as? [Any])?.isEmpty == true, "\(String(describing: report.json))")
+        let process = try ServerProcess(
+            arguments: ["admin", "usage", "report", "--tenant", tenantId, "--group-by", "user", "--format", "csv"],
+            dataDirectory: dataDirectory)
+        #expect(try process.waitForExit() == 0)
+        let csv = String(decoding: process.stdout.wait { _ in false }, as: UTF8.self)
+        #expect(csv == "\"userId\",\"requests\",\"inputTokens\",\"outputTokens\",\"costMicros\",\"costUSD\",\"shown\",\"accepted\",\"acceptanceRate\",\"refusals\"\r\n", "\(csv)")
+        let unknownGroup = try admin(["usage", "report", "--tenant", tenantId, "--group-by", "planet"], in: dataDirectory)
+        #expect(unknownGroup.status != 0)
+    }
 }

@@ -20,10 +20,14 @@ public struct QuotaInfo: Codable, Sendable, Hashable {
     public var remaining: Int
     /// When `used` goes back to 0 (ISO 8601); absent for `none`.
     public var resetAt: String?
+    /// Percentages of `limit`, ascending, at which the sessions the budget applies to are sent
+    /// `quota/didChange`.
+    public var thresholds: [Int]?
     public init(
         level: String, tenantId: String, workspaceId: String?, userId: String?, keyId: String?, metric: String, period: String,
-        limit: Int, used: Int, reserved: Int, remaining: Int, resetAt: String?
+        limit: Int, used: Int, reserved: Int, remaining: Int, resetAt: String?, thresholds: [Int]? = nil
     ) {
+        self.thresholds = thresholds
         self.level = level
         self.tenantId = tenantId
         self.workspaceId = workspaceId
@@ -138,10 +142,16 @@ public struct QuotaSetRequest: ObjectScopedRequest, Hashable {
     public var burst: Int?
     /// Rate limits: count calls of the free `local` model too (default false).
     public var includeLocal: Bool?
+    /// Budgets: percentages of the limit (1 to 100, at most 10) at which the sessions the budget
+    /// applies to are sent `quota/didChange`; `[]`: never. Absent: a new budget gets 80 and 95, an
+    /// existing one keeps its own.
+    public var thresholds: [Int]?
     public init(
         tenantId: String? = nil, level: String, workspaceId: String? = nil, userId: String? = nil, keyId: String? = nil,
-        metric: String, period: String? = nil, limit: Int?, burst: Int? = nil, includeLocal: Bool? = nil
+        metric: String, period: String? = nil, limit: Int?, burst: Int? = nil, includeLocal: Bool? = nil,
+        thresholds: [Int]? = nil
     ) {
+        self.thresholds = thresholds
         self.burst = burst
         self.includeLocal = includeLocal
         self.tenantId = tenantId

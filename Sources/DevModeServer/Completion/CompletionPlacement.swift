@@ -130,6 +130,7 @@ final class CompletionPlacement: Sendable {
         _ snapshot: CompletionSnapshot, model requested: String?, supersede: Bool, session: Session, caller: Caller
     ) async throws -> AIService.Completed {
         let place = try await place(of: snapshot.uri, session: session, caller: caller)
+        session.usedWorkspace(place.workspaceId)
         let model = try await ai.completionModel(
             requested: requested, sessionDefault: session.completion.withLock { $0.model }, workspaceId: place.workspaceId)
         var related: [ContextSource] = []
@@ -159,6 +160,7 @@ final class CompletionPlacement: Sendable {
     /// own open documents.
     func complete(_ request: AICompleteRequest, session: Session, caller: Caller) async throws -> AIService.Completed {
         let place = try await place(of: request, session: session, caller: caller)
+        session.usedWorkspace(place.workspaceId)
         let maxCandidates = request.maxCandidates ?? 3
         guard (1...10).contains(maxCandidates) else {
             throw ResponseError.invalidParams("maxCandidates must be 1…10", field: "maxCandidates")

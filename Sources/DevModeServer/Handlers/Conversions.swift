@@ -147,7 +147,7 @@ extension QuotaInfo {
             level: budget.owner.level.rawValue, tenantId: budget.owner.tenantId, workspaceId: budget.owner.workspaceId,
             userId: budget.owner.userId, keyId: budget.owner.keyId, metric: budget.metric.rawValue,
             period: budget.period.rawValue, limit: Int(budget.limit), used: Int(budget.used), reserved: Int(budget.reserved),
-            remaining: Int(budget.remaining), resetAt: budget.resetAt.map { Timestamp.iso($0) })
+            remaining: Int(budget.remaining), resetAt: budget.resetAt.map { Timestamp.iso($0) }, thresholds: budget.thresholds)
     }
 }
 

@@ -17,7 +17,7 @@ extension DevModeServer {
                 Directory.BudgetChange(
                     tenantId: request.tenantId, level: request.level, workspaceId: request.workspaceId, userId: request.userId,
                     keyId: request.keyId, metric: request.metric, period: request.period, limit: request.limit,
-                    burst: request.burst, includeLocal: request.includeLocal),
+                    burst: request.burst, includeLocal: request.includeLocal, thresholds: request.thresholds),
                 by: context.actor)
             return QuotaSetResult(outcome)
         }

@@ -18,11 +18,13 @@ extension Directory {
         public var limit: Int?
         public var burst: Int?
         public var includeLocal: Bool?
+        public var thresholds: [Int]?
 
         public init(
             tenantId: String?, level: String, workspaceId: String?, userId: String?, keyId: String?, metric: String,
-            period: String?, limit: Int?, burst: Int? = nil, includeLocal: Bool? = nil
+            period: String?, limit: Int?, burst: Int? = nil, includeLocal: Bool? = nil, thresholds: [Int]? = nil
         ) {
+            self.thresholds = thresholds
             self.burst = burst
             self.includeLocal = includeLocal
             self.tenantId = tenantId
@@ -66,6 +68,7 @@ extension Directory {
                 field: "limit")
         }
         if let burst = change.burst, burst < 1 { throw ResponseError.invalidParams("burst must be at least 1", field: "burst") }
+        let thresholds = try change.thresholds.map { try Self.validThresholds($0, budget: metric != nil) }
         if rateMetric != nil && level == .key {
             throw ResponseError.invalidParams("rate limits are per tenant, workspace or user, not per key", field: "level")
         }
@@ -80,9 +83,10 @@ extension Directory {
             switch (metric, rateMetric, change.limit) {
             case (let metric?, _, let limit?):
                 let budget = try transaction.setBudget(
-                    owner: owner, metric: metric, period: period, limit: Int64(limit), id: Identifier.make("bud"))
+                    owner: owner, metric: metric, period: period, limit: Int64(limit), thresholds: thresholds,
+                    id: Identifier.make("bud"))
                 outcome = .budget(budget, removed: false)
-                detail = "\(metric.rawValue) \(limit) per \(period.rawValue)"
+                detail = "\(metric.rawValue) \(limit) per \(period.rawValue), \(budget.thresholds.isEmpty ? "no thresholds" : "thresholds " + budget.thresholds.map { "\($0)%" }.joined(separator: ", "))"
             case (let metric?, _, nil):
                 outcome = .budget(nil, removed: try transaction.removeBudget(owner: owner, metric: metric))
                 detail = "\(metric.rawValue) removed"
@@ -105,6 +109,15 @@ extension Directory {
                     detail: detail)
             )
         }
+    }
+
+    /// Thresholds as a budget keeps them: ascending, each once.
+    private static func validThresholds(_ thresholds: [Int], budget: Bool) throws -> [Int] {
+        guard budget else { throw ResponseError.invalidParams("thresholds are for budgets, not rate limits", field: "thresholds") }
+        guard thresholds.count <= 10, thresholds.allSatisfy({ (1...100).contains($0) }) else {
+            throw ResponseError.invalidParams("thresholds are at most 10 percentages from 1 to 100", field: "thresholds")
+        }
+        return Array(Set(thresholds)).sorted()
     }
 
     /// The owner `change` names at `level`; each id must be in `tenantId` (else not found).

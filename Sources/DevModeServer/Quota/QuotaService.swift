@@ -45,6 +45,7 @@ public final class QuotaService: Sendable {
     let settings: Settings
     private let store: Store
     private let logger: Logger
+    private let crossingListeners = LockedState<[@Sendable ([ThresholdCrossing]) -> Void]>([])
 
     init(settings: Settings, store: Store, logger: Logger) {
         self.settings = settings
@@ -121,12 +122,22 @@ public final class QuotaService: Sendable {
 
     /// Settles the call `event.id` reserved under (and writes `event`, its usage row) with its rate
     /// holds, in one transaction. Idempotent.
+    /// Tells every listener of the budget thresholds a settlement reached, once it committed.
     func settle(_ event: UsageEvent, rateHolds: [RateHold]) async throws {
-        try await store.write { transaction in
-            guard try transaction.settle(event) else { return }
+        let crossings = try await store.write { transaction -> [ThresholdCrossing] in
+            guard let crossings = try transaction.settlement(event) else { return [] }
             try transaction.settleRate(
                 reservationId: event.id, holds: rateHolds, usedTokens: Int64(event.inputTokens + event.outputTokens))
+            return crossings
         }
+        guard !crossings.isEmpty else { return }
+        for listener in crossingListeners.withLock({ $0 }) { listener(crossings) }
+    }
+
+    /// `listener` is told of every budget threshold a settlement of this process reaches (the
+    /// server sends `quota/didChange`).
+    func onThresholdCrossed(_ listener: @escaping @Sendable ([ThresholdCrossing]) -> Void) {
+        crossingListeners.withLock { $0.append(listener) }
     }
 
     /// What a call with `usage` costs a budget in `metric`.
