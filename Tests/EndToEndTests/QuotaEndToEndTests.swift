@@ -173,6 +173,56 @@ struct QuotaEndToEndTests {
         try await runConcurrentCompletions(processes: 2)
     }
 
+    /// Two processes on one store share one limiter: 60 completions at once, half to each process,
+    /// against a workspace limit of one a minute with a burst of 12. Exactly 12 are admitted (one
+    /// more for each whole minute the storm took), whichever process each reached.
+    @Test func twoProcessesShareOneRateLimit() async throws {
+        let charged = Charged()
+        let (fake, models) = try await Self.fakeModel(charged: charged)
+        defer { Task { try? await fake.shutdown() } }
+        let dataDirectory = temporaryDataDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let key = try bootstrapAdmin(dataDirectory: dataDirectory)
+        let servers = try Self.servers(2, dataDirectory: dataDirectory, models: models)
+        defer { for (server, _) in servers { server.terminate() } }
+
+        let admin = try Self.session(port: servers[0].1, token: key)
+        let created = try Self.call(admin, id: 2, "workspace/create", ["name": "limited"])
+        let workspaceId = try #require((created["result"] as? [String: Any])?["id"] as? String, "\(created)")
+        let started = Date()
+        let set = try Self.call(
+            admin, id: 3, "quota/set",
+            ["level": "workspace", "workspaceId": workspaceId, "metric": "requestsPerMinute", "limit": 1, "burst": 12])
+        #expect(set["result"] != nil, "\(set)")
+
+        let connections = try (0..<20).map { index in try Self.session(port: servers[index % 2].1, token: key) }
+        for index in 0..<60 {
+            let body = try JSONSerialization.data(withJSONObject: [
+                "jsonrpc": "2.0", "id": 100 + index, "method": "ai/complete",
+                "params": ["workspaceId": workspaceId, "model": "fake", "prefix": "let rate\(index) = "] as [String: Any],
+            ])
+            connections[index % connections.count].send(WireFormat.frame(String(decoding: body, as: UTF8.self)))
+        }
+        let replies = (0..<60).map { index in
+            (try? connections[index % connections.count].response(id: 100 + index, timeout: 120)) ?? ["missing": index]
+        }
+        let minutes = Int(Date().timeIntervalSince(started) / 60)
+        let answered = replies.filter { $0["result"] != nil }
+        let refused = replies.compactMap { $0["error"] as? [String: Any] }
+        #expect(answered.count + refused.count == 60, "every request answered")
+        // A limiter of each process's own would have admitted 24.
+        #expect(answered.count == 12 + minutes, "\(answered.count) admitted of a burst of 12 (\(minutes) whole minutes passed)")
+        for error in refused {
+            #expect(error["code"] as? Int == -32023, "\(error)")
+            let data = error["data"] as? [String: Any] ?? [:]
+            #expect(data["source"] as? String == "devmode" && data["level"] as? String == "workspace", "\(data)")
+            #expect(data["metric"] as? String == "requestsPerMinute" && data["limit"] as? Int == 1 && data["burst"] as? Int == 12)
+            let wait = data["retryAfterMs"] as? Int ?? -1
+            #expect(wait > 0 && wait <= 60_000, "the next call is due within the minute: \(data)")
+        }
+        #expect(charged.calls.withLock { $0 } == answered.count, "a refused call never reaches the model")
+    }
+
     /// A process killed mid-call (SIGKILL: nothing settles) leaves its reservation in the store;
     /// another process sees it held until the lease (`--quota-lease-ms`) runs out, then free.
     @Test func aKilledProcesssReservationIsReclaimedAfterItsLease() async throws {
