@@ -123,6 +123,29 @@ struct SoftLimitTests {
         }
     }
 
+    /// A settlement the store refused at first is retried by the usage recorder; the threshold
+    /// it reaches then is told all the same.
+    @Test func aRetriedSettlementTellsItsThresholdToo() async throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("devmode-soft-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let driver = ObservingDriver(base: try await TestStore.makeDriver(sqlitePath: scratch.path + "/devmode.sqlite3"))
+        try await CompletionWorld.run(models: QuotaTests.registry(timeouts: .short), driver: driver) { world in
+            _ = world.upstream { _, request in Self.answer(request) }
+            let client = try await world.client(clientNotifications: Self.notices)
+            let workspaceId = try await client.send(QuotaGetRequest()).workspaceId
+            _ = try await client.send(
+                QuotaSetRequest(
+                    level: "workspace", workspaceId: workspaceId, metric: "tokens", period: "none", limit: 1_000, thresholds: [10]))
+            // The settlement's usage row is refused once: the call is answered, its settlement waits.
+            driver.arm("ON CONFLICT (id) DO NOTHING RETURNING id", count: 1)
+            _ = try await client.send(AICompleteRequest(prefix: "let total = ", workspaceId: workspaceId, model: "star", multiline: true))
+            #expect(driver.remaining("ON CONFLICT (id) DO NOTHING RETURNING id") == 0)
+            await world.server.ai.usage.flush()
+            let notice = try await Self.next(1, client)
+            #expect(Self.summary(notice) == ["workspace 10"] && notice.first?.quota.used == 100 && notice.first?.quota.reserved == 0)
+        }
+    }
+
     @Test func thresholdsAreValidatedAndShownByQuotaGet() async throws {
         try await CompletionWorld.run(models: QuotaTests.registry(timeouts: .short)) { world in
             let client = try await world.client()

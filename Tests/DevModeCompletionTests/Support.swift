@@ -58,7 +58,8 @@ final class CompletionWorld: Sendable {
     /// Builds the world, runs `body`, closes everything (also when `body` throws).
     static func run(
         localMode: Bool = true, models: (FakeModelServer) -> ModelRegistry,
-        configure: (inout ServerConfiguration) -> Void = { _ in }, _ body: (CompletionWorld) async throws -> Void
+        configure: (inout ServerConfiguration) -> Void = { _ in }, driver: (any SQLDriver)? = nil,
+        _ body: (CompletionWorld) async throws -> Void
     ) async throws {
         let fake = FakeModelServer()
         try await fake.start()
@@ -66,7 +67,7 @@ final class CompletionWorld: Sendable {
         configure(&configuration)
         let server: DevModeServer
         do {
-            server = try await TestServer.make(configuration: configuration)
+            server = try await TestServer.make(configuration: configuration, driver: driver)
         } catch {
             try? await fake.shutdown()
             throw error

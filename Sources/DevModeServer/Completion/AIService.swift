@@ -45,8 +45,9 @@ public final class AIService: Sendable {
             return made.provider(for: model)
         }
         engines = LocalEngines(settings: configuration.localEngine, logger: logger, clock: clock)
-        usage = UsageRecorder(store: store, logger: logger, clock: clock)
-        quotas = QuotaService(settings: configuration.quota, store: store, logger: logger)
+        let quotas = QuotaService(settings: configuration.quota, store: store, logger: logger)
+        self.quotas = quotas
+        usage = UsageRecorder(store: store, logger: logger, clock: clock, thresholdsReached: { quotas.tell($0) })
         self.store = store
     }
 

@@ -25,7 +25,14 @@ public final class UsageRecorder: Service, Sendable {
     /// The default of `interval`.
     public static let defaultInterval: Duration = .milliseconds(250)
 
-    init(store: Store, logger: Logger, clock: any ServerClock = SystemClock(), interval: Duration = UsageRecorder.defaultInterval) {
+    /// Told of the budget thresholds that retried settlements reached.
+    private let thresholdsReached: @Sendable ([ThresholdCrossing]) -> Void
+
+    init(
+        store: Store, logger: Logger, clock: any ServerClock = SystemClock(), interval: Duration = UsageRecorder.defaultInterval,
+        thresholdsReached: @escaping @Sendable ([ThresholdCrossing]) -> Void = { _ in }
+    ) {
+        self.thresholdsReached = thresholdsReached
         self.store = store
         self.logger = logger
         self.clock = clock
@@ -83,9 +90,10 @@ public final class UsageRecorder: Service, Sendable {
             }
             if !settlements.isEmpty {
                 do {
-                    try await store.write { transaction in
-                        for event in settlements { try transaction.settle(event) }
+                    let crossings = try await store.write { transaction in
+                        try settlements.flatMap { try transaction.settlement($0) ?? [] }
                     }
+                    thresholdsReached(crossings)
                 } catch {
                     logger.error("could not settle model calls; will retry", metadata: ["count": "\(settlements.count)", "error": "\(error)"])
                     unsettled.withLock { $0.insert(contentsOf: settlements, at: 0) }

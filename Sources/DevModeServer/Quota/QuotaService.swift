@@ -130,6 +130,12 @@ public final class QuotaService: Sendable {
                 reservationId: event.id, holds: rateHolds, usedTokens: Int64(event.inputTokens + event.outputTokens))
             return crossings
         }
+        tell(crossings)
+    }
+
+    /// Tells the listeners of thresholds that settlements reached (this service's, and the usage
+    /// recorder's retries of settlements the store did not take at first).
+    func tell(_ crossings: [ThresholdCrossing]) {
         guard !crossings.isEmpty else { return }
         for listener in crossingListeners.withLock({ $0 }) { listener(crossings) }
     }
