@@ -33,6 +33,13 @@ final class LibPQ: @unchecked Sendable {
         OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafePointer<Oid>?, UnsafePointer<UnsafePointer<CChar>?>?,
         UnsafePointer<Int32>?, UnsafePointer<Int32>?, Int32
     ) -> OpaquePointer?
+    let PQprepare: @convention(c) (
+        OpaquePointer?, UnsafePointer<CChar>?, UnsafePointer<CChar>?, Int32, UnsafePointer<Oid>?
+    ) -> OpaquePointer?
+    let PQexecPrepared: @convention(c) (
+        OpaquePointer?, UnsafePointer<CChar>?, Int32, UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?,
+        UnsafePointer<Int32>?, Int32
+    ) -> OpaquePointer?
     let PQresultStatus: @convention(c) (OpaquePointer?) -> ExecStatusType
     let PQresultErrorField: @convention(c) (OpaquePointer?, Int32) -> UnsafeMutablePointer<CChar>?
     let PQntuples: @convention(c) (OpaquePointer?) -> Int32
@@ -96,6 +103,8 @@ final class LibPQ: @unchecked Sendable {
         PQsetNoticeProcessor = try symbol("PQsetNoticeProcessor")
         PQerrorMessage = try symbol("PQerrorMessage")
         PQexecParams = try symbol("PQexecParams")
+        PQprepare = try symbol("PQprepare")
+        PQexecPrepared = try symbol("PQexecPrepared")
         PQresultStatus = try symbol("PQresultStatus")
         PQresultErrorField = try symbol("PQresultErrorField")
         PQntuples = try symbol("PQntuples")

@@ -29,6 +29,12 @@ final class PostgresHandle: @unchecked Sendable {
     private var resetFailedInTransaction = false
     /// `?` → `$n` rewrites, by statement text.
     private var numberedStatements: [String: (sql: String, count: Int)] = [:]
+    /// Statements with parameters prepared on this connection (their names, by text), so the
+    /// server parses and plans each once rather than on every call: a reservation runs a dozen
+    /// statements, and parsing them was most of the server's time. Session state: gone after a
+    /// reset. At most `maxPrepared`; statements past that run unprepared.
+    private var prepared: [String: String] = [:]
+    static let maxPrepared = 512
 
     init(label: String, sessionSetup: [String], libpq: LibPQ) {
         self.queue = DispatchQueue(label: label)
@@ -76,12 +82,14 @@ final class PostgresHandle: @unchecked Sendable {
     func close() {
         if let connection { pq.PQfinish(connection) }
         connection = nil
+        prepared = [:]
     }
 
     /// Reconnects a connection that broke. On `queue`.
     func reset() throws {
         guard let connection else { throw SQLError.driverClosed }
         pq.PQreset(connection)
+        prepared = [:]
         guard pq.PQstatus(connection) == CONNECTION_OK else {
             needsReset = true
             throw SQLError.postgresConnection(function: "PQreset", connection: connection, libpq: pq)
@@ -188,13 +196,18 @@ final class PostgresHandle: @unchecked Sendable {
         }
         let values = texts.map { UnsafePointer($0) }
         // Parameter types left to the server (nil: inferred from where each `$n` appears).
+        let statement = parameters.isEmpty ? nil : try preparedStatement(sql, numbered.sql, count: numbered.count)
         let result = values.withUnsafeBufferPointer { values in
-            pq.PQexecParams(connection, numbered.sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
+            if let statement {
+                return pq.PQexecPrepared(connection, statement, Int32(values.count), values.baseAddress, nil, nil, 0)
+            }
+            return pq.PQexecParams(connection, numbered.sql, Int32(values.count), nil, values.baseAddress, nil, nil, 0)
         }
+        let function = statement == nil ? "PQexecParams" : "PQexecPrepared"
         defer { pq.PQclear(result) }
         guard let result else {
             if pq.PQstatus(connection) != CONNECTION_OK { needsReset = true }
-            throw SQLError.postgres(nil, function: "PQexecParams", connection: connection, libpq: pq)
+            throw SQLError.postgres(nil, function: function, connection: connection, libpq: pq)
         }
         switch pq.PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
@@ -202,10 +215,28 @@ final class PostgresHandle: @unchecked Sendable {
         case PGRES_TUPLES_OK:
             return rows(of: result)
         default:
-            let error = SQLError.postgres(result, function: "PQexecParams", connection: connection, libpq: pq)
+            let error = SQLError.postgres(result, function: function, connection: connection, libpq: pq)
             if pq.PQstatus(connection) != CONNECTION_OK { needsReset = true }
             throw error
         }
+    }
+
+    /// The name `sql` is prepared under on this connection, preparing it first if need be; nil
+    /// when `maxPrepared` are already prepared (it then runs unprepared). A statement the server
+    /// refuses to prepare throws what running it would have.
+    private func preparedStatement(_ sql: String, _ numbered: String, count: Int) throws -> String? {
+        if let name = prepared[sql] { return name }
+        guard let connection, prepared.count < Self.maxPrepared else { return nil }
+        let name = "devmode_\(prepared.count + 1)"
+        let result = pq.PQprepare(connection, name, numbered, Int32(count), nil)
+        defer { pq.PQclear(result) }
+        guard let result, pq.PQresultStatus(result) == PGRES_COMMAND_OK else {
+            let error = SQLError.postgres(result, function: "PQprepare", connection: connection, libpq: pq)
+            if pq.PQstatus(connection) != CONNECTION_OK { needsReset = true }
+            throw error
+        }
+        prepared[sql] = name
+        return name
     }
 
     private func numberedStatement(_ sql: String) -> (sql: String, count: Int) {

@@ -131,7 +131,7 @@ import Testing
                     }
                 }
                 #expect(error?.kind == .uniqueViolation)
-                #expect(error?.function == (database == .sqlite ? "sqlite3_step" : "PQexecParams"))
+                #expect(error?.function == (database == .sqlite ? "sqlite3_step" : "PQexecPrepared"))
                 #expect(error?.message.isEmpty == false)
             }
             #expect(try await count(of: "users", in: driver) == .integer(1))
