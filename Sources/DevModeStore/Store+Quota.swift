@@ -114,16 +114,21 @@ extension StoreTransaction {
     /// whose period ended starts the new one at 0. The first step of a reservation.
     public func prepareBudgets(owners: [BudgetOwner]) throws -> [Budget] {
         let budgets = try storedBudgets(owners: owners)
-        try reclaimExpiredHolds(budgetIds: budgets.map(\.id))
-        try rollEndedPeriods(budgets)
-        return try storedBudgets(owners: owners)
+        let reclaimed = try reclaimExpiredHolds(budgetIds: budgets.map(\.id))
+        let rolled = try rollEndedPeriods(budgets)
+        // Read again only when that changed a row (most reservations change none).
+        return reclaimed || rolled ? try storedBudgets(owners: owners) : budgets
     }
 
     /// Holds `holds` for the call `reservationId` until `leaseUntil`, all or nothing: throws
     /// `BudgetRefusal` for the first budget (in id order) without room, and the transaction, rolled
     /// back, holds nothing. Call after `prepareBudgets` in the same transaction.
     public func hold(reservationId: String, _ holds: [BudgetHold], leaseUntil: Int64) throws {
-        for hold in holds.sorted(by: { $0.budgetId < $1.budgetId }) where hold.amount > 0 {
+        // One conditional update per budget, in id order (so PostgreSQL's row locks are always taken
+        // in one order and two reservations cannot deadlock), then the hold rows in one insert.
+        let taking = holds.sorted(by: { $0.budgetId < $1.budgetId }).filter { $0.amount > 0 }
+        var held: [BudgetHold] = []
+        for hold in taking {
             let taken = try connection.execute(
                 """
                 UPDATE budgets SET reserved = reserved + ?, updated_at = ?
@@ -136,10 +141,13 @@ extension StoreTransaction {
                 guard let budget else { continue }  // removed meanwhile: nothing to hold
                 throw BudgetRefusal(budget: budget, needed: hold.amount)
             }
-            try connection.execute(
-                "INSERT INTO budget_holds (reservation_id, budget_id, amount, lease_until) VALUES (?, ?, ?, ?)",
-                .text(reservationId), .text(hold.budgetId), .integer(hold.amount), .integer(leaseUntil))
+            held.append(hold)
         }
+        guard !held.isEmpty else { return }
+        try connection.execute(
+            "INSERT INTO budget_holds (reservation_id, budget_id, amount, lease_until) VALUES "
+                + Array(repeating: "(?, ?, ?, ?)", count: held.count).joined(separator: ", "),
+            held.flatMap { [.text(reservationId), .text($0.budgetId), .integer($0.amount), .integer(leaseUntil)] })
     }
 
     /// Settles the call `event.id` reserved under: its usage row is written and, in the same
@@ -192,35 +200,45 @@ extension StoreTransaction {
     /// Reclaims the holds on `budgetIds` whose lease ran out: a crashed process's calls stop holding
     /// room. The hold rows stay (marked) so that a late settlement still charges what was used;
     /// those reclaimed a day ago are deleted.
-    func reclaimExpiredHolds(budgetIds: [String]) throws {
-        for id in budgetIds {
-            let amount = try connection.execute(
-                """
-                UPDATE budget_holds SET reclaimed_at = ? WHERE budget_id = ? AND reclaimed_at IS NULL AND lease_until <= ?
-                RETURNING amount
-                """, .integer(now), .text(id), .integer(now)
-            ).reduce(Int64(0)) { $0 + ($1["amount"].int64 ?? 0) }
-            if amount > 0 {
-                try connection.execute(
-                    "UPDATE budgets SET reserved = reserved - ?, updated_at = ? WHERE id = ?", .integer(amount), .integer(now),
-                    .text(id))
-            }
+    /// True when it changed a budget's `reserved`.
+    @discardableResult
+    func reclaimExpiredHolds(budgetIds: [String]) throws -> Bool {
+        guard !budgetIds.isEmpty else { return false }
+        let ids = budgetIds.sorted()
+        let list = Array(repeating: "?", count: ids.count).joined(separator: ", ")
+        let reclaimed = try connection.execute(
+            """
+            UPDATE budget_holds SET reclaimed_at = ? WHERE budget_id IN (\(list)) AND reclaimed_at IS NULL AND lease_until <= ?
+            RETURNING budget_id, amount
+            """, [.integer(now)] + ids.map { .text($0) } + [.integer(now)])
+        var amounts: [String: Int64] = [:]
+        for row in reclaimed { amounts[row["budget_id"].text ?? "", default: 0] += row["amount"].int64 ?? 0 }
+        for id in ids {
+            guard let amount = amounts[id], amount > 0 else { continue }
             try connection.execute(
-                "DELETE FROM budget_holds WHERE budget_id = ? AND reclaimed_at IS NOT NULL AND reclaimed_at <= ?", .text(id),
-                .integer(now - BudgetPeriod.dayMs))
+                "UPDATE budgets SET reserved = reserved - ?, updated_at = ? WHERE id = ?", .integer(amount), .integer(now), .text(id))
         }
+        try connection.execute(
+            "DELETE FROM budget_holds WHERE budget_id IN (\(list)) AND reclaimed_at IS NOT NULL AND reclaimed_at <= ?",
+            ids.map { .text($0) } + [.integer(now - BudgetPeriod.dayMs)])
+        return amounts.values.contains { $0 > 0 }
     }
 
     /// Starts the current period of every budget in `budgets` whose period ended (holds carry over:
     /// the calls in flight settle into the new period).
-    private func rollEndedPeriods(_ budgets: [Budget]) throws {
+    /// True when a period ended.
+    @discardableResult
+    private func rollEndedPeriods(_ budgets: [Budget]) throws -> Bool {
+        var rolled = false
         for budget in budgets {
             let start = budget.period.start(containing: now)
             guard start > budget.periodStart else { continue }
             try connection.execute(
                 "UPDATE budgets SET used = 0, period_start = ?, updated_at = ? WHERE id = ? AND period_start < ?",
                 .integer(start), .integer(now), .text(budget.id), .integer(start))
+            rolled = true
         }
+        return rolled
     }
 
     /// The holds of a call (tests, and reports of what is in flight).
