@@ -210,6 +210,30 @@ struct BudgetTests {
             #expect(try await store.write { try $0.settle(self.usage("use_dead", tokens: 10)) })
             let budget = try await current(store, Self.workspace)
             #expect(budget.used == 10 && budget.reserved == 20)
+
+            // A call that never settles keeps its reclaimed row a day, for a late settlement; the
+            // next reclaim after that clears it.
+            func rows() async throws -> [String] {
+                try await store.read {
+                    try $0.connection.execute("SELECT reservation_id FROM budget_holds ORDER BY reservation_id").compactMap {
+                        $0["reservation_id"].text
+                    }
+                }
+            }
+            #expect(try await store.write { try $0.settle(self.usage("use_2", tokens: 0)) })
+            let day: Int64 = 86_400_000
+            try await reserve(store, "use_lost", 10, lease: 1_000)
+            clock.advance(1_000)
+            try await reserve(store, "use_3", 10, lease: 10 * day)  // reclaims use_lost
+            #expect(try await rows() == ["use_3", "use_lost"])
+            clock.advance(day)
+            try await reserve(store, "use_4", 10, lease: 10 * day)  // reclaims nothing: no clean-up on the hot path
+            #expect(try await rows() == ["use_3", "use_4", "use_lost"])
+            try await reserve(store, "use_crash", 10, lease: 1)
+            clock.advance(1)
+            try await reserve(store, "use_5", 10, lease: 10 * day)  // reclaims use_crash, and clears use_lost
+            #expect(try await rows() == ["use_3", "use_4", "use_5", "use_crash"])
+            #expect(try await current(store, Self.workspace).reserved == 30)
         }
     }
 
