@@ -25,6 +25,13 @@ struct ProviderErrorTests {
         ("truncated", .truncated(chunks: ["par", "tial"]), .provider(reason: "truncated")),
     ]
 
+    /// Only the hang is meant to reach a limit (the first byte's). The idle limit is long: on a
+    /// loaded machine a 2 s idle limit once fired before the truncated answer's close was read,
+    /// and the case answered `timeout` instead of `truncated`.
+    static let timeouts = ModelConfiguration.Timeouts(
+        connectMs: ModelConfiguration.Timeouts.short.connectMs, firstByteMs: ModelConfiguration.Timeouts.short.firstByteMs,
+        idleMs: 60_000, totalMs: 120_000)
+
     @Test func eachFailureIsReportedAndTheNextRequestSucceeds() async throws {
         let refusing = try RefusingPort()
         let refusedPort = refusing.port
@@ -32,7 +39,7 @@ struct ProviderErrorTests {
         let registry = { (fake: FakeModelServer) in
             ModelRegistry(
                 models: [
-                    fimModel("star", endpoint: fake.openAIEndpoint),
+                    fimModel("star", endpoint: fake.openAIEndpoint, timeouts: Self.timeouts),
                     fimModel("gone", endpoint: "http://127.0.0.1:\(refusedPort)/v1"),
                 ], defaultModels: ["star", "gone"])
         }
