@@ -30,7 +30,7 @@ public struct UsageReportQuery: Sendable, Hashable {
 
     public init(
         tenantId: String, workspaceId: String? = nil, userId: String? = nil, model: String? = nil, from: Int64? = nil,
-        to: Int64? = nil, groupBy: [UsageGrouping] = [], limit: Int = 10_000
+        to: Int64? = nil, groupBy: [UsageGrouping] = [], limit: Int
     ) {
         self.tenantId = tenantId
         self.workspaceId = workspaceId

@@ -82,12 +82,8 @@ final class NotificationInbox: MessageHandler {
     }
 
     func handle(notification: any NotificationType, from connection: Connection) async {
-        let waiters = state.withLock { state in
-            state.queued.append(notification)
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume() }
+        state.withLock { $0.queued.append(notification) }
+        wakeAll()
     }
 
     private func wakeAll() {

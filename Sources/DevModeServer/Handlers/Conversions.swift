@@ -187,3 +187,21 @@ extension CompletionFallback {
             requestedModel: fallback.requestedModel, reason: "quotaExceeded", level: fallback.refusal.data?["level"]?.stringValue)
     }
 }
+
+extension UsageRowInfo {
+    init(_ row: UsageReportRow) {
+        self.init(
+            workspaceId: row.workspaceId, userId: row.userId, model: row.model,
+            day: row.day.map { String(Timestamp.iso($0 * 86_400_000).prefix(10)) }, requests: row.requests,
+            inputTokens: row.inputTokens, outputTokens: row.outputTokens, costMicros: row.costMicros, shown: row.shown,
+            accepted: row.accepted, acceptanceRate: row.acceptanceRate, refusals: row.refusals)
+    }
+}
+
+extension UsageReportResult {
+    public init(_ report: Directory.UsageReport) {
+        self.init(
+            tenantId: report.tenantId, groupBy: report.groupBy.map(\.rawValue), rows: report.rows.map(UsageRowInfo.init),
+            truncated: report.truncated)
+    }
+}

@@ -84,24 +84,6 @@ extension Directory {
     }
 }
 
-extension UsageRowInfo {
-    init(_ row: UsageReportRow) {
-        self.init(
-            workspaceId: row.workspaceId, userId: row.userId, model: row.model,
-            day: row.day.map { String(Timestamp.iso($0 * 86_400_000).prefix(10)) }, requests: row.requests,
-            inputTokens: row.inputTokens, outputTokens: row.outputTokens, costMicros: row.costMicros, shown: row.shown,
-            accepted: row.accepted, acceptanceRate: row.acceptanceRate, refusals: row.refusals)
-    }
-}
-
-extension UsageReportResult {
-    public init(_ report: Directory.UsageReport) {
-        self.init(
-            tenantId: report.tenantId, groupBy: report.groupBy.map(\.rawValue), rows: report.rows.map(UsageRowInfo.init),
-            truncated: report.truncated)
-    }
-}
-
 /// A usage report as CSV (RFC 4180): a header row, then one line per row, CRLF line ends. The
 /// group columns come first, in the report's order; text fields are always quoted (a quote inside
 /// doubled), numbers never; an absent value is an empty field. A text field that a spreadsheet
